@@ -1,0 +1,68 @@
+# gardenos.cluster: `make lab` runs site.yml on the local lab, `make test` runs every check.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# ansible-core 2.21 needs Python >= 3.12 on the controller; Debian 12 ships 3.11, so take the
+# newest interpreter found (pyenv's on these machines).
+PYTHON ?= $(shell for p in python3.13 python3.12 /root/.pyenv/versions/3.13*/bin/python3 /root/.pyenv/versions/3.12*/bin/python3; do \
+            command -v $$p >/dev/null 2>&1 && { command -v $$p; break; }; done)
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
+export ANSIBLE_FORCE_COLOR ?= 0
+export PY_COLORS ?= 0
+
+MOLECULE_SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
+
+.PHONY: help venv image lab lab-down lint ruff ansible-lint sanity unit integration molecule test clean
+help:
+	@echo "make lab       build the host image if needed, start the lab hosts, run site.yml on them"
+	@echo "make lab-down  remove the lab hosts and their network"
+	@echo "make test      ruff, ansible-lint, ansible-test sanity, unit, integration, molecule"
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements.txt
+	@test -n "$(PYTHON)" || { echo "no Python >= 3.12 found; set PYTHON=" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	mkdir -p .collections/ansible_collections/gardenos
+	ln -sfn ../../.. .collections/ansible_collections/gardenos/cluster
+	touch $@
+
+image:
+	lab/image/build.sh
+
+lab: venv image
+	lab/lab.sh up
+	ansible-playbook -i inventory/lab/servers.yaml site.yml
+
+lab-down: venv
+	lab/lab.sh down
+
+lint: ruff ansible-lint
+ruff: venv
+	ruff check .
+	ruff format --check .
+ansible-lint: venv
+	ansible-lint --profile production
+
+sanity: venv
+	tests/sanity.sh
+
+unit: venv
+	pytest tests/unit
+
+integration: venv
+	pytest tests/integration
+
+molecule: venv image
+	@for s in $(MOLECULE_SCENARIOS); do echo "=== molecule scenario $$s"; molecule test -s $$s || exit 1; done
+
+test: lint sanity unit integration molecule
+
+clean: lab-down
+	rm -rf $(VENV) .collections .pytest_cache .ruff_cache
