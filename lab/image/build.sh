@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Builds the Debian bookworm systemd image of the lab and molecule hosts with debootstrap,
+# and skips the build when an image of the same recipe (this script + packages.txt) exists.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+image=${GARDENOS_HOST_IMAGE:-localhost/gardenos-host:bookworm}
+suite=bookworm
+mirror=${DEBIAN_MIRROR:-$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)}
+mirror=${mirror:-http://deb.debian.org/debian}
+export CONTAINERS_CONF=${CONTAINERS_CONF:-$here/../containers.conf}
+
+recipe=$(cat "$0" "$here/packages.txt" | sha256sum | cut -c1-16)
+current=$(podman image inspect --format '{{ index .Labels "org.gardenos.recipe" }}' "$image" 2>/dev/null || true)
+if [[ "$current" == "$recipe" ]]; then
+  echo "image $image is up to date (recipe $recipe)"
+  exit 0
+fi
+
+start=$(date +%s)
+rootfs=$(mktemp -d /var/tmp/gardenos-rootfs.XXXXXX)
+trap 'rm -rf "$rootfs"' EXIT
+packages=$(grep -v '^\s*#' "$here/packages.txt" | grep -v '^\s*$' | paste -sd, -)
+echo "debootstrap $suite from $mirror with: $packages"
+debootstrap --variant=minbase --include="$packages" "$suite" "$rootfs" "$mirror" >/dev/null
+
+# apt in the hosts uses the same mirror as this machine, with updates and security.
+security_mirror=${mirror%/debian}/debian-security
+cat >"$rootfs/etc/apt/sources.list" <<SOURCES
+deb $mirror $suite main
+deb $mirror $suite-updates main
+deb $security_mirror $suite-security main
+SOURCES
+# An image is shared by many hosts: each must get its own machine-id and ssh host keys.
+: >"$rootfs/etc/machine-id"
+rm -f "$rootfs"/etc/ssh/ssh_host_*
+mkdir -p "$rootfs/etc/systemd/system/ssh.service.d"
+cat >"$rootfs/etc/systemd/system/ssh.service.d/host-keys.conf" <<'UNIT'
+[Service]
+ExecStartPre=
+ExecStartPre=/usr/bin/ssh-keygen -A
+ExecStartPre=/usr/sbin/sshd -t
+UNIT
+install -d -m 0700 "$rootfs/root/.ssh"
+# Units that only make sense on real hardware slow every container boot.
+for unit in systemd-timesyncd.service getty@tty1.service apt-daily.timer apt-daily-upgrade.timer \
+            e2scrub_all.timer fstrim.timer systemd-logind.service; do
+  ln -sf /dev/null "$rootfs/etc/systemd/system/$unit"
+done
+chroot "$rootfs" apt-get clean
+rm -rf "$rootfs"/var/lib/apt/lists/*_Packages 2>/dev/null || true
+
+tar -C "$rootfs" -c . | podman import \
+  --change 'CMD ["/lib/systemd/systemd"]' \
+  --change 'ENV container=podman' \
+  --change 'STOPSIGNAL SIGRTMIN+3' \
+  --change "LABEL org.gardenos.recipe=$recipe" \
+  - "$image" >/dev/null
+echo "built $image (recipe $recipe) in $(( $(date +%s) - start ))s"
