@@ -36,12 +36,13 @@ $(VENV)/.installed: requirements.txt
 image:
 	lab/image/build.sh
 
+LAB_INVENTORY := inventory/lab/servers.yaml
 lab: venv image
-	lab/lab.sh up
-	ansible-playbook -i inventory/lab/servers.yaml site.yml
+	ansible-playbook -i $(LAB_INVENTORY) lab/up.yml
+	ansible-playbook -i $(LAB_INVENTORY) site.yml
 
 lab-down: venv
-	lab/lab.sh down
+	ansible-playbook -i $(LAB_INVENTORY) lab/down.yml
 
 lint: ruff ansible-lint
 ruff: venv
@@ -50,8 +51,15 @@ ruff: venv
 ansible-lint: venv
 	ansible-lint --profile production
 
-sanity: venv
-	tests/sanity.sh
+# ansible-test installs each sanity test's pinned tools itself: keep them out of .venv, where
+# they would clash with ansible-lint's.
+SANITY_VENV := .venv-sanity
+$(SANITY_VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(SANITY_VENV)
+	$(SANITY_VENV)/bin/pip install --quiet "$$(grep '^ansible-core==' requirements.txt)"
+	touch $@
+sanity: $(SANITY_VENV)/.installed
+	PATH=$(CURDIR)/$(SANITY_VENV)/bin:$$PATH tests/sanity.sh
 
 unit: venv
 	pytest tests/unit
@@ -65,4 +73,4 @@ molecule: venv image
 test: lint sanity unit integration molecule
 
 clean: lab-down
-	rm -rf $(VENV) .collections .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(SANITY_VENV) .collections .pytest_cache .ruff_cache
