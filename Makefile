@@ -17,7 +17,7 @@ export PY_COLORS ?= 0
 
 MOLECULE_SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
-.PHONY: help venv image lab lab-down lint ruff ansible-lint sanity unit integration molecule test clean
+.PHONY: help venv image lab lab-down molecule-network lint ruff ansible-lint sanity unit integration molecule test clean
 help:
 	@echo "make lab       build the host image if needed, start the lab hosts, run site.yml on them"
 	@echo "make lab-down  remove the lab hosts and their network"
@@ -67,7 +67,14 @@ unit: venv
 integration: venv
 	pytest tests/integration
 
-molecule: venv image
+# The scenarios' hosts get fixed IPs (their servers.yaml) on this network; molecule's
+# platform schema cannot give a network its subnet, so it is made here.
+MOLECULE_NETWORK := gardenos-molecule
+MOLECULE_SUBNET := 10.78.0.0/24
+molecule-network:
+	podman network exists $(MOLECULE_NETWORK) || podman network create --subnet $(MOLECULE_SUBNET) $(MOLECULE_NETWORK)
+
+molecule: venv image molecule-network
 	@for s in $(MOLECULE_SCENARIOS); do echo "=== molecule scenario $$s"; molecule test -s $$s || exit 1; done
 
 test: lint sanity unit integration molecule
