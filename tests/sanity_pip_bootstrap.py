@@ -16,7 +16,7 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     wheel = sorted(glob.glob(os.path.join(here, "pip-*.whl")))[-1]
     sys.path.insert(0, wheel)
-    from pip._internal.cli.main import main as pip_main  # noqa: PLC0415 - only importable once the wheel is on the path
+    from pip._internal.cli.main import main as pip_main
 
     args = [arg for arg in sys.argv[1:] if arg not in GET_PIP_ONLY_OPTIONS]
     return pip_main(["install", "--upgrade", "--force-reinstall", *args])

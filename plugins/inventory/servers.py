@@ -1,0 +1,575 @@
+# -*- coding: utf-8 -*-
+# Copyright: gardenos.cluster developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Inventory from the cluster's servers.yaml, the single source of truth of the cluster."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+name: servers
+short_description: Inventory from the cluster's servers.yaml
+version_added: 0.1.0
+description:
+  - Builds the inventory from one YAML file that lists the cluster's servers, their region, role and services.
+  - A file is used by this plugin when its name is C(servers.yaml) or C(servers.yml) and it has no C(plugin) key,
+    or when it is any C(.yaml)/C(.yml) file whose C(plugin) key is V(gardenos.cluster.servers); only the second
+    form also accepts the constructed options (O(compose), O(groups), O(keyed_groups) ...).
+  - Every server becomes a host named as the server, with the host vars C(ansible_host) and C(gardenos_ip)
+    (both its O(servers.ip); C(gardenos_ip) stays the server's address when C(ansible_host) is changed),
+    C(gardenos_region), C(gardenos_role), C(gardenos_services) and everything under its O(servers.vars).
+  - Groups are one per known service (V(etcd), V(k3s_server), V(k3s_agent), V(haproxy), V(patroni)), always
+    created even when empty; one per region, C(region_<region>) with C(-) turned into C(_); and V(primary) with the
+    servers whose role is V(primary).
+  - O(cluster) becomes group vars of C(all) (C(gardenos_cluster_name), C(gardenos_cluster_domain),
+    C(gardenos_versions)).
+  - >-
+    The file is validated as a whole before anything is added to the inventory. A mistake fails the parse with one
+    message naming the file, the server and the field, for example
+    C(servers.yaml: server 'ubuntu-8gb-hil-1': field 'services': unknown service 'etdc'; did you mean 'etcd'?).
+  - An even number of etcd members, or fewer than three, is allowed but warned about.
+extends_documentation_fragment:
+  - ansible.builtin.constructed
+options:
+  plugin:
+    description:
+      - The name of this plugin. Optional in a file named C(servers.yaml) or C(servers.yml); required to use this
+        plugin with a file of any other name, and to use the constructed options.
+    type: string
+    required: false
+    choices: ['gardenos.cluster.servers']
+  cluster:
+    description:
+      - Cluster-wide settings, set as variables of the group C(all).
+    type: dict
+    default: {}
+    suboptions:
+      name:
+        description: The cluster's name, set as C(gardenos_cluster_name).
+        type: string
+        default: gardenos
+      domain:
+        description: The cluster's DNS domain, set as C(gardenos_cluster_domain) when given.
+        type: string
+      versions:
+        description:
+          - Versions of the cluster's components, a mapping of component name to version string
+            (quote versions such as V("3.5") so YAML keeps them strings), set as C(gardenos_versions).
+        type: dict
+        default: {}
+  servers:
+    description:
+      - The servers, a mapping of server name to the server's settings described below.
+      - A server name is the inventory host name and must be a valid RFC 1123 host name
+        (lowercase letters, digits, C(-) and dots between labels of 1 to 63 characters, at most 253 characters).
+    type: dict
+    required: true
+    suboptions:
+      ip:
+        description:
+          - The server's IPv4 or IPv6 address, set as C(ansible_host) and C(gardenos_ip). No two servers may share one.
+        type: string
+        required: true
+      region:
+        description:
+          - The server's region, set as C(gardenos_region); the server joins the group C(region_<region>).
+          - Lowercase letters, digits, C(_) and C(-).
+        type: string
+        required: true
+      role:
+        description:
+          - The server's role, set as C(gardenos_role); V(primary) servers join the group V(primary).
+        type: string
+        choices: [primary, worker]
+        default: worker
+      services:
+        description:
+          - The services the server runs, set as C(gardenos_services); the server joins the group of each.
+          - A server runs V(k3s_server) or V(k3s_agent), not both.
+        type: list
+        elements: string
+        choices: [etcd, k3s_server, k3s_agent, haproxy, patroni]
+        default: []
+      vars:
+        description:
+          - Extra host vars for this server, for example lab or transport settings
+            (C(ansible_user), C(ansible_port) ...).
+          - They are set after the plugin's own, so they may override C(ansible_host), but not the C(gardenos_) vars
+            the plugin derives from the fields above.
+        type: dict
+        default: {}
+"""
+
+EXAMPLES = r"""
+---
+# inventory/servers.yaml: the plain format, recognised by its file name.
+cluster:
+  name: gardenos
+  domain: example.net
+  versions:
+    etcd: "3.5.17"
+servers:
+  ubuntu-8gb-hil-1:
+    ip: 192.0.2.11
+    region: hil
+    role: primary
+    services: [etcd, k3s_server, haproxy, patroni]
+  ubuntu-8gb-ash-1:
+    ip: 198.51.100.21
+    region: ash
+    services: [etcd, k3s_server, patroni]
+  ubuntu-8gb-ash-2:
+    ip: 2001:db8::22
+    region: ash
+    services: [etcd, k3s_server, patroni]
+    vars:
+      ansible_user: admin
+
+---
+# inventory/prod.yml: any name, with the plugin key, and the constructed options.
+plugin: gardenos.cluster.servers
+cluster:
+  name: gardenos
+  domain: example.net
+servers:
+  ubuntu-8gb-hil-1:
+    ip: 192.0.2.11
+    region: hil
+    role: primary
+    services: [etcd, k3s_server, haproxy, patroni]
+compose:
+  # reach the servers by name rather than by address
+  ansible_host: inventory_hostname ~ '.' ~ gardenos_cluster_domain
+keyed_groups:
+  - key: gardenos_role
+    prefix: role
+groups:
+  database: "'patroni' in gardenos_services"
+strict: true
+"""
+
+import difflib
+import ipaddress
+import os
+import re
+from collections.abc import Mapping
+
+import yaml
+from ansible.errors import AnsibleParserError
+from ansible.module_utils.common.text.converters import to_native
+from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
+from ansible.utils.vars import combine_vars
+
+SERVICES = ("etcd", "k3s_server", "k3s_agent", "haproxy", "patroni")
+ROLES = ("primary", "worker")
+SERVER_FIELDS = ("ip", "region", "role", "services", "vars")
+CLUSTER_FIELDS = ("name", "domain", "versions")
+DATA_KEYS = ("cluster", "servers")
+CONSTRUCTED_KEYS = ("compose", "groups", "keyed_groups", "strict", "leading_separator", "use_extra_vars")
+SEED_FILE_NAMES = ("servers.yaml", "servers.yml")
+YAML_EXTENSIONS = (".yaml", ".yml")
+# groups every inventory has, which no host may be named as (region groups contain '_': never a host name)
+GROUP_NAMES = ("all", "ungrouped", *SERVICES, "primary")
+# host vars the plugin derives from a server's fields, which its `vars:` may not override
+DERIVED_VARS = ("gardenos_ip", "gardenos_region", "gardenos_role", "gardenos_services")
+
+_HOST_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+_REGION = re.compile(r"[a-z0-9_-]+")
+
+
+def is_valid_host_name(name):
+    """True for an RFC 1123 host name: dot-separated labels of [a-z0-9-], 1-63 characters, no edge '-'."""
+    if not isinstance(name, str) or not name or len(name) > 253:
+        return False
+    return all(_HOST_LABEL.fullmatch(label) for label in name.split("."))
+
+
+def _describe(value):
+    """A YAML-ish name for the type of a value, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return "a %s" % type(value).__name__
+
+
+def _choices(value, choices, label="allowed"):
+    """The end of an 'unknown/invalid' message: the closest choice as a suggestion if any, then all the choices."""
+    close = difflib.get_close_matches(value, choices, n=1) if isinstance(value, str) else []
+    listed = "(%s: %s)" % (label, ", ".join(choices))
+    return "; did you mean '%s'? %s" % (close[0], listed) if close else " " + listed
+
+
+def _node_name(node):
+    """How a mapping key node is shown in messages."""
+    return node.value if isinstance(node, yaml.ScalarNode) else "<%s>" % node.tag.rsplit(":", 1)[-1]
+
+
+class InventoryModule(BaseInventoryPlugin, Constructable):
+    NAME = "gardenos.cluster.servers"
+
+    # ---- which files are ours ----------------------------------------------------------------
+
+    def _plugin_names(self):
+        return getattr(self, "_redirected_names", None) or [self.NAME]
+
+    @staticmethod
+    def _top_level_plugin_key(path):
+        """The scalar value of the file's top-level `plugin:` key; None when absent; raises when unreadable."""
+        with open(path, "rb") as f:
+            node = yaml.compose(f, Loader=yaml.SafeLoader)
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode) and key_node.value == "plugin":
+                    return value_node.value if isinstance(value_node, yaml.ScalarNode) else ""
+        return None
+
+    def verify_file(self, path):
+        """Claim servers.yaml/servers.yml without a `plugin:` key, and .yaml/.yml files naming this plugin."""
+        if not super().verify_file(path):
+            return False
+        base = os.path.basename(path)
+        if base in SEED_FILE_NAMES:
+            try:
+                plugin = self._top_level_plugin_key(path)
+            except Exception:
+                # unreadable or broken YAML: it is still our file by name; parse() reports the problem
+                return True
+            if plugin is None or plugin in self._plugin_names():
+                return True
+            self.display.vvv("%s names the inventory plugin %r, not %s" % (path, plugin, self.NAME))
+            return False
+        if base.endswith(YAML_EXTENSIONS):
+            try:
+                plugin = self._top_level_plugin_key(path)
+            except Exception:
+                return False
+            if plugin in self._plugin_names():
+                return True
+        self.display.vvv("%s is neither servers.yaml/servers.yml nor a file with 'plugin: %s'" % (path, self.NAME))
+        return False
+
+    # ---- reading and checking ----------------------------------------------------------------
+
+    def _error(self, msg, server=None, field=None):
+        """The parse error: '<path>: server '<name>': field '<field>': <msg>', server and field when known."""
+        prefix = [to_native(self._path)]
+        if server is not None:
+            prefix.append("server '%s'" % server)
+        if field is not None:
+            prefix.append("field '%s'" % field)
+        return AnsibleParserError("%s: %s" % (": ".join(prefix), msg))
+
+    def _check_yaml(self, text):
+        """Syntax errors with their line and column, emptiness, and duplicate keys, from the YAML node tree."""
+        try:
+            root = yaml.compose(text, Loader=yaml.SafeLoader)
+        except yaml.MarkedYAMLError as e:
+            mark = e.problem_mark or e.context_mark
+            where = " at line %d, column %d" % (mark.line + 1, mark.column + 1) if mark else ""
+            what = ": ".join(part for part in (e.context, e.problem) if part)
+            raise self._error("YAML syntax error%s: %s" % (where, what)) from None
+        except yaml.YAMLError as e:
+            raise self._error("YAML error: %s" % to_native(e)) from None
+        if root is None:
+            raise self._error("the file is empty; it needs a 'servers:' mapping")
+        if not isinstance(root, yaml.MappingNode):
+            raise self._error(
+                "the top level must be a mapping with the keys 'servers' and optionally 'cluster', got %s"
+                % ("a list" if isinstance(root, yaml.SequenceNode) else "a scalar")
+            )
+        self._check_duplicate_keys(root, (), set())
+
+    def _check_duplicate_keys(self, node, keys, visited):
+        """A YAML mapping keeps the last of duplicate keys silently: refuse them, naming both lines."""
+        if id(node) in visited:  # an alias of a node already checked
+            return
+        visited.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                self._check_duplicate_keys(item, keys, visited)
+            return
+        if not isinstance(node, yaml.MappingNode):
+            return
+        seen = {}
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                ident = (key_node.tag, key_node.value)
+                if ident in seen:
+                    self._raise_duplicate(keys, key_node.value, seen[ident], key_node.start_mark.line + 1)
+                seen[ident] = key_node.start_mark.line + 1
+            self._check_duplicate_keys(value_node, (*keys, _node_name(key_node)), visited)
+
+    def _raise_duplicate(self, keys, key, first, second):
+        lines = "on lines %d and %d; YAML would silently keep only the last" % (first, second)
+        if keys == ("servers",):
+            raise self._error("the server is defined twice, %s" % lines, server=key)
+        if len(keys) >= 2 and keys[0] == "servers":
+            raise self._error("duplicate key %s" % lines, server=keys[1], field=".".join((*keys[2:], key)))
+        raise self._error("duplicate key %s" % lines, field=".".join((*keys, key)))
+
+    def _load(self, path):
+        """The file's data, checked for YAML problems first, loaded by Ansible (vault, trust for templates)."""
+        try:
+            text = self.loader.get_text_file_contents(path)
+        except Exception as e:
+            raise self._error("cannot read the file: %s" % to_native(e)) from e
+        self._check_yaml(text)
+        try:
+            return self.loader.load_from_file(path, cache="none", trusted_as_template=True)
+        except Exception as e:
+            raise self._error("cannot load the file: %s" % to_native(e)) from e
+
+    def _check_keys(self, data, allowed, server=None, field=None):
+        for key in data:
+            if key not in allowed:
+                if field is None:
+                    where = dict(server=server, field=key)
+                else:
+                    where = dict(server=server, field="%s.%s" % (field, key))
+                if key in CONSTRUCTED_KEYS and field is None and server is None:
+                    raise self._error(
+                        "'%s' is a constructed option: it needs 'plugin: %s' in the file" % (key, self.NAME), **where
+                    )
+                raise self._error("unknown key%s" % _choices(key, allowed), **where)
+
+    def _check_cluster(self, cluster):
+        if cluster is None:
+            return {}
+        if not isinstance(cluster, Mapping):
+            raise self._error(
+                "must be a mapping with the keys %s, got %s" % (", ".join(CLUSTER_FIELDS), _describe(cluster)),
+                field="cluster",
+            )
+        self._check_keys(cluster, CLUSTER_FIELDS, field="cluster")
+        for key in ("name", "domain"):
+            value = cluster.get(key)
+            if key in cluster and (not isinstance(value, str) or not value):
+                raise self._error("must be a non-empty string, got %s" % _describe(value), field="cluster.%s" % key)
+        if "domain" in cluster and not is_valid_host_name(cluster["domain"]):
+            raise self._error("'%s' is not a valid DNS domain" % cluster["domain"], field="cluster.domain")
+        versions = cluster.get("versions")
+        if versions is None:
+            versions = {}
+        if not isinstance(versions, Mapping):
+            raise self._error(
+                "must be a mapping of component to version, got %s" % _describe(versions), field="cluster.versions"
+            )
+        for component, version in versions.items():
+            if not isinstance(version, str) or not version:
+                raise self._error(
+                    'must be a version string (quote it: "%s"), got %s' % (version, _describe(version)),
+                    field="cluster.versions.%s" % component,
+                )
+        return cluster
+
+    def _check_server(self, name, server):
+        if not is_valid_host_name(name):
+            raise self._error(
+                "invalid host name: use lowercase letters, digits and '-', with dots between labels of 1 to 63 "
+                "characters that neither start nor end with '-', at most 253 characters (RFC 1123)",
+                server=name,
+            )
+        if name in GROUP_NAMES:
+            raise self._error(
+                "invalid host name: '%s' is also the name of a group of the inventory (%s)"
+                % (name, ", ".join(GROUP_NAMES)),
+                server=name,
+            )
+        if not isinstance(server, Mapping):
+            raise self._error(
+                "must be a mapping with at least 'ip' and 'region', got %s" % _describe(server), server=name
+            )
+        self._check_keys(server, SERVER_FIELDS, server=name)
+
+        if server.get("ip") is None:
+            raise self._error("missing; every server needs its IPv4 or IPv6 address", server=name, field="ip")
+        ip = server["ip"]
+        if not isinstance(ip, str):
+            raise self._error("must be an IPv4 or IPv6 address, got %s" % _describe(ip), server=name, field="ip")
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            raise self._error("'%s' is not a valid IPv4 or IPv6 address" % ip, server=name, field="ip") from None
+
+        region = server.get("region")
+        if region is None:
+            raise self._error("missing; every server needs a region", server=name, field="region")
+        if not isinstance(region, str) or not _REGION.fullmatch(region):
+            raise self._error(
+                "'%s' is not a valid region: use lowercase letters, digits, '_' and '-'" % region,
+                server=name,
+                field="region",
+            )
+
+        role = server.get("role")
+        if role is None:
+            role = "worker"
+        if role not in ROLES:
+            raise self._error(
+                "invalid role '%s'%s" % (role, _choices(role, ROLES)),
+                server=name,
+                field="role",
+            )
+
+        services = server.get("services")
+        if services is None:
+            services = []
+        if not isinstance(services, list):
+            raise self._error(
+                "must be a list of services (%s), got %s" % (", ".join(SERVICES), _describe(services)),
+                server=name,
+                field="services",
+            )
+        for service in services:
+            if service not in SERVICES:
+                raise self._error(
+                    "unknown service '%s'%s" % (service, _choices(service, SERVICES, "known services")),
+                    server=name,
+                    field="services",
+                )
+            if services.count(service) > 1:
+                raise self._error("service '%s' is listed twice" % service, server=name, field="services")
+        if "k3s_server" in services and "k3s_agent" in services:
+            raise self._error("a server runs either k3s_server or k3s_agent, not both", server=name, field="services")
+
+        host_vars = server.get("vars")
+        if host_vars is None:
+            host_vars = {}
+        if not isinstance(host_vars, Mapping):
+            raise self._error(
+                "must be a mapping of host variable to value, got %s" % _describe(host_vars), server=name, field="vars"
+            )
+        for var in host_vars:
+            if not isinstance(var, str):
+                raise self._error("variable names must be strings, got %s" % _describe(var), server=name, field="vars")
+            if var in DERIVED_VARS:
+                raise self._error(
+                    "'%s' is set from the server's '%s' field; set that instead" % (var, var[len("gardenos_") :]),
+                    server=name,
+                    field="vars",
+                )
+
+        return dict(ip=ip, address=address, region=region, role=role, services=list(services), vars=host_vars)
+
+    def _check(self, data, plugin_form):
+        """The validated cluster settings and servers, or one AnsibleParserError for the first problem."""
+        if not isinstance(data, Mapping):
+            raise self._error(
+                "the top level must be a mapping with the keys 'servers' and optionally 'cluster', got %s"
+                % _describe(data)
+            )
+        allowed = DATA_KEYS + (("plugin", *CONSTRUCTED_KEYS) if plugin_form else ())
+        self._check_keys(data, allowed)
+        cluster = self._check_cluster(data.get("cluster"))
+
+        servers = data.get("servers")
+        if servers is None:
+            raise self._error(
+                "missing; the file needs a 'servers:' mapping of server name to settings", field="servers"
+            )
+        if not isinstance(servers, Mapping):
+            raise self._error(
+                "must be a mapping of server name to settings, got %s" % _describe(servers), field="servers"
+            )
+        if not servers:
+            raise self._error("is empty; list at least one server", field="servers")
+
+        checked = {}
+        owners = {}
+        for name, server in servers.items():
+            entry = self._check_server(name, server)
+            owner = owners.get(entry["address"])
+            if owner is not None:
+                raise self._error(
+                    "%s is already the address of server '%s'" % (entry["ip"], owner), server=name, field="ip"
+                )
+            owners[entry["address"]] = name
+            checked[name] = entry
+        return cluster, checked
+
+    def _warn_about_etcd(self, servers):
+        members = [name for name, server in servers.items() if "etcd" in server["services"]]
+        count = len(members)
+        if not count:
+            return
+        if count < 3:
+            self.display.warning(
+                "%s: etcd has %d member%s (%s); with fewer than 3 the cluster does not survive the loss of one"
+                % (self._path, count, "" if count == 1 else "s", ", ".join(members))
+            )
+        if count % 2 == 0:
+            self.display.warning(
+                "%s: etcd has an even number of members (%d); it tolerates no more failures than %d members, "
+                "use an odd number" % (self._path, count, count - 1)
+            )
+
+    # ---- building the inventory --------------------------------------------------------------
+
+    def _populate(self, cluster, servers):
+        for group in (*SERVICES, "primary"):
+            self.inventory.add_group(group)
+
+        self.inventory.set_variable("all", "gardenos_cluster_name", cluster.get("name") or "gardenos")
+        if cluster.get("domain"):
+            self.inventory.set_variable("all", "gardenos_cluster_domain", cluster["domain"])
+        self.inventory.set_variable("all", "gardenos_versions", dict(cluster.get("versions") or {}))
+
+        for name, server in servers.items():
+            host = self.inventory.add_host(name)
+            self.inventory.set_variable(host, "ansible_host", server["ip"])
+            self.inventory.set_variable(host, "gardenos_ip", server["ip"])
+            self.inventory.set_variable(host, "gardenos_region", server["region"])
+            self.inventory.set_variable(host, "gardenos_role", server["role"])
+            self.inventory.set_variable(host, "gardenos_services", list(server["services"]))
+            for var, value in server["vars"].items():
+                self.inventory.set_variable(host, var, value)
+
+            region_group = self.inventory.add_group("region_%s" % server["region"].replace("-", "_"))
+            self.inventory.add_child(region_group, host)
+            for service in server["services"]:
+                self.inventory.add_child(service, host)
+            if server["role"] == "primary":
+                self.inventory.add_child("primary", host)
+
+        strict = self.get_option("strict")
+        all_vars = self.inventory.groups["all"].get_vars()
+        for name in servers:
+            host = self.inventory.get_host(name)
+            self._set_composite_vars(
+                self.get_option("compose"), combine_vars(all_vars, host.get_vars()), name, strict=strict
+            )
+            # refetch: groups and keyed groups may use the composed vars
+            variables = combine_vars(all_vars, host.get_vars())
+            self._add_host_to_composed_groups(
+                self.get_option("groups"), variables, name, strict=strict, fetch_hostvars=False
+            )
+            self._add_host_to_keyed_groups(
+                self.get_option("keyed_groups"), variables, name, strict=strict, fetch_hostvars=False
+            )
+
+    def parse(self, inventory, loader, path, cache=True):
+        super().parse(inventory, loader, path, cache=cache)
+        self._path = path
+
+        data = self._load(path)
+        # _read_config_data would refuse a file without `plugin:`: the plain format is read here instead
+        plugin_form = isinstance(data, Mapping) and "plugin" in data
+        if plugin_form and data["plugin"] not in self._plugin_names():
+            raise self._error("'%s' is not this plugin (%s)" % (data["plugin"], self.NAME), field="plugin")
+        cluster, servers = self._check(data, plugin_form)
+        self._warn_about_etcd(servers)
+
+        # the constructed options (and the data, documented as options); a null `key:` means the default
+        self.set_options(direct=dict((k, v) for k, v in data.items() if v is not None), var_options=self._vars)
+        self._populate(cluster, servers)
