@@ -41,6 +41,10 @@ ExecStartPre=/usr/bin/ssh-keygen -A
 ExecStartPre=/usr/sbin/sshd -t
 UNIT
 install -d -m 0700 "$rootfs/root/.ssh"
+# Pre-baked services start only when a role has configured them.
+for unit in etcd.service haproxy.service; do
+  rm -f "$rootfs"/etc/systemd/system/multi-user.target.wants/$unit
+done
 # Units that only make sense on real hardware slow every container boot.
 for unit in systemd-timesyncd.service getty@tty1.service apt-daily.timer apt-daily-upgrade.timer \
             e2scrub_all.timer fstrim.timer systemd-logind.service; do
