@@ -40,7 +40,7 @@ def test_one_leader(host):
 
 def test_client_without_certificate_is_refused(host):
     result = host.run(
-        "curl -sS --max-time 5 --cacert /etc/etcd/pki/ca.crt https://127.0.0.1:2379/v3/kv/range -d '{\"key\":\"Lw==\"}'"
+        'curl -sS --max-time 5 --cacert /etc/etcd/pki/ca.crt https://127.0.0.1:2379/v3/kv/range -d \'{"key":"Lw=="}\''
     )
     assert result.rc != 0, result.stdout
 

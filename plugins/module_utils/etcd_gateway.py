@@ -1,0 +1,760 @@
+# -*- coding: utf-8 -*-
+# Copyright: gardenos.cluster developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""A small client for etcd's v3 gRPC-JSON gateway, for the gardenos.cluster etcd modules.
+
+Standard library and ``ansible.module_utils`` only: it runs on the managed node, where no etcd
+Python package is installed. Every failure it reports is a
+:class:`~ansible_collections.gardenos.cluster.plugins.module_utils.errors.GardenosClusterError`
+with a message written for the user; the modules' ``main()`` turn it into ``fail_json``.
+
+Facts about the gateway this relies on (etcd 3.4 and 3.5 behave the same):
+
+* the API prefix is ``/v3`` from etcd 3.4 on, ``/v3beta`` on 3.3, ``/v3alpha`` before; it is
+  chosen from ``GET /version`` (``etcdcluster``);
+* keys and values are base64 in JSON; int64 fields come back as strings (IDs in decimal);
+  zero or empty fields are omitted (a deleterange that matched nothing has no ``deleted``);
+* errors come back as ``{"error": ..., "code": <gRPC code>, "message": ...}``;
+* with user/password auth, ``POST /v3/auth/authenticate`` returns a token that is sent as the
+  ``Authorization`` header, with no ``Bearer`` in front.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import json
+import socket
+import ssl
+import time
+from http.client import HTTPException
+from urllib.error import HTTPError, URLError
+
+from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
+from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
+from ansible.module_utils.urls import NoSSLError, SSLValidationError, open_url
+from ansible_collections.gardenos.cluster.plugins.module_utils.errors import GardenosClusterError
+
+DEFAULT_TIMEOUT = 10.0
+
+# The connection options every etcd module takes; documented once in the
+# gardenos.cluster.etcd doc fragment. Modules merge it with etcd_argument_spec().
+ETCD_COMMON_ARGUMENT_SPEC = dict(
+    endpoints=dict(type="list", elements="str", required=True),
+    ca_cert=dict(type="path"),
+    client_cert=dict(type="path"),
+    client_key=dict(type="path", no_log=False),
+    username=dict(type="str"),
+    password=dict(type="str", no_log=True),
+    timeout=dict(type="float", default=DEFAULT_TIMEOUT),
+    validate_certs=dict(type="bool", default=True),
+)
+ETCD_REQUIRED_TOGETHER = [["client_cert", "client_key"], ["username", "password"]]
+
+GRPC_CODE_NAMES = {
+    0: "OK",
+    1: "CANCELLED",
+    2: "UNKNOWN",
+    3: "INVALID_ARGUMENT",
+    4: "DEADLINE_EXCEEDED",
+    5: "NOT_FOUND",
+    6: "ALREADY_EXISTS",
+    7: "PERMISSION_DENIED",
+    8: "RESOURCE_EXHAUSTED",
+    9: "FAILED_PRECONDITION",
+    10: "ABORTED",
+    11: "OUT_OF_RANGE",
+    12: "UNIMPLEMENTED",
+    13: "INTERNAL",
+    14: "UNAVAILABLE",
+    15: "DATA_LOSS",
+    16: "UNAUTHENTICATED",
+}
+
+# What to tell the user for the etcd errors one meets in practice: (substring of etcd's
+# message, explanation). First match wins.
+KNOWN_ETCD_ERRORS = (
+    (
+        "user name is empty",
+        "etcd has authentication enabled and the request carried no token: set username and password",
+    ),
+    ("authentication failed", "etcd authentication failed: wrong username or password"),
+    ("invalid auth token", "etcd rejected the auth token (expired, or the member restarted): authenticate again"),
+    (
+        "permission denied",
+        "permission denied: the etcd user has no role granting this operation on this key range",
+    ),
+    (
+        "root user does not have root role",
+        "etcd authentication is misconfigured: the root user does not have the root role",
+    ),
+    (
+        "commonname",
+        "etcd refused the client certificate's CommonName on the JSON gateway (client-cert-auth together with"
+        " etcd authentication): use a client certificate without CN, together with username and password",
+    ),
+    (
+        "unhealthy cluster",
+        "etcd refused the membership change because the cluster is not healthy: a member is down or the"
+        " cluster started less than ~5 seconds ago; retry once every member is healthy",
+    ),
+    (
+        "not enough started members",
+        "etcd refused the membership change: it would leave too few started members for quorum",
+    ),
+    (
+        "in sync with leader",
+        "the learner has not caught up with the leader yet (is etcd running on it, started with"
+        " --initial-cluster-state existing?)",
+    ),
+    (
+        "too many learner members",
+        "etcd allows one learner at a time: promote or remove the existing learner first",
+    ),
+    ("can only promote a learner member", "the member is a voting member already: there is nothing to promote"),
+    ("learner", "the operation is not allowed on a learner member"),
+    ("member not found", "no such etcd member (already removed?)"),
+    ("peer urls already exists", "an etcd member with these peer URLs already exists"),
+    ("id removed", "this etcd member was removed from the cluster"),
+    ("no leader", "the etcd member has no leader: the cluster lost quorum or an election is in progress"),
+    ("leader changed", "the etcd leader changed while the request was in flight: retry"),
+    ("request timed out", "etcd did not commit the request in time: the cluster is overloaded or lost quorum"),
+    ("too many requests", "etcd is overloaded (too many requests): retry later"),
+    (
+        "database space exceeded",
+        "etcd is out of space (NOSPACE alarm): compact and defragment the database, then disarm the alarm",
+    ),
+    (
+        "too many operations in txn",
+        "the transaction has more operations than the server allows (raise etcd's --max-txn-ops)",
+    ),
+    ("request is too large", "the request is larger than the server allows (etcd's --max-request-bytes)"),
+    ("required revision has been compacted", "the revision read from has been compacted meanwhile: retry"),
+    ("authentication is not enabled", "etcd authentication is not enabled on this cluster"),
+    ("key is not provided", "the key must not be empty"),
+)
+
+GRPC_CODE_HINTS = {
+    3: "etcd rejected the request as invalid",
+    4: "etcd did not answer in time",
+    5: "not found",
+    6: "already exists",
+    7: "permission denied: the etcd user has no role granting this operation",
+    8: "etcd is out of a resource (space, request size or rate)",
+    9: "etcd refused the request in its current state",
+    14: "etcd is unavailable (no leader, lost quorum, or the member is shutting down)",
+    16: "etcd did not authenticate the request: set username and password (or check them)",
+}
+
+# gRPC codes after which the same request is worth trying on the next endpoint: that member is
+# cut off or overloaded, another may not be.
+FAILOVER_CODES = frozenset((4, 14))
+
+
+def etcd_argument_spec(**extra):
+    """The shared connection options merged with a module's own options."""
+    spec = dict((name, dict(option)) for name, option in ETCD_COMMON_ARGUMENT_SPEC.items())
+    spec.update(extra)
+    return spec
+
+
+def b64encode(data):
+    """bytes -> base64 text, as the gateway wants keys and values."""
+    return to_text(base64.b64encode(data))
+
+
+def b64decode(text):
+    """base64 text from the gateway -> bytes (an omitted field is empty)."""
+    if not text:
+        return b""
+    return base64.b64decode(text)
+
+
+def key_to_bytes(key):
+    """A key given as text (UTF-8) -> bytes; bytes stay as they are."""
+    return to_bytes(key, errors="surrogate_or_strict")
+
+
+def key_to_text(key):
+    """A key from etcd -> text for reports (bytes that are not UTF-8 come back escaped)."""
+    return key.decode("utf-8", "backslashreplace")
+
+
+def range_end_for_prefix(key):
+    """The range_end that makes [key, range_end) cover every key starting with ``key``.
+
+    That is ``key`` with its last byte incremented, after dropping trailing 0xff bytes (which
+    cannot be incremented). An empty or all-0xff prefix gives ``b"\\0"``, which etcd reads as
+    "up to the end of the keyspace".
+    """
+    key = bytearray(key)
+    while key and key[-1] == 0xFF:
+        key.pop()
+    if not key:
+        return b"\0"
+    key[-1] += 1
+    return bytes(key)
+
+
+def _version_tuple(version):
+    parts = []
+    for part in to_text(version or "").split(".")[:2]:
+        digits = ""
+        for char in part:
+            if not char.isdigit():
+                break
+            digits += char
+        if not digits:
+            return None
+        parts.append(int(digits))
+    if len(parts) < 2:
+        return None
+    return tuple(parts)
+
+
+def api_prefix_for_version(cluster_version, server_version=None):
+    """The gateway's path prefix for an etcd version: /v3alpha before 3.3, /v3beta on 3.3, /v3 after."""
+    version = _version_tuple(cluster_version) or _version_tuple(server_version)
+    if version is None:
+        return "/v3"
+    if version < (3, 3):
+        return "/v3alpha"
+    if version < (3, 4):
+        return "/v3beta"
+    return "/v3"
+
+
+def member_id_to_hex(member_id):
+    """A member ID as the gateway gives it (decimal string) -> hex, as etcdctl shows it."""
+    return "%x" % int(member_id)
+
+
+def member_id_to_decimal(member_id_hex):
+    """A hex member ID (as etcdctl shows it) -> the decimal string the gateway wants."""
+    return str(int(member_id_hex, 16))
+
+
+def describe_grpc_error(code, message):
+    """A message for the user from a gRPC error code and etcd's own message."""
+    message = to_text(message or "").strip()
+    try:
+        code = int(code)
+    except (TypeError, ValueError):
+        code = 2
+    lowered = message.lower()
+    explanation = None
+    for needle, text in KNOWN_ETCD_ERRORS:
+        if needle in lowered:
+            explanation = text
+            break
+    if explanation is None:
+        explanation = GRPC_CODE_HINTS.get(code, "etcd returned an error")
+    return "%s (etcd said: %s; gRPC code %d %s)" % (
+        explanation,
+        message or "nothing",
+        code,
+        GRPC_CODE_NAMES.get(code, "UNKNOWN"),
+    )
+
+
+def error_from_response(status, body, url):
+    """A GardenosClusterError from an HTTP error response of the gateway."""
+    text = to_text(body or b"", errors="surrogate_or_replace").strip()
+    payload = None
+    if text.startswith("{"):
+        try:
+            payload = json.loads(text)
+        except ValueError:
+            payload = None
+    if isinstance(payload, dict) and ("code" in payload or "error" in payload or "message" in payload):
+        code = payload.get("code", 2)
+        message = payload.get("message") or payload.get("error") or ""
+        try:
+            code = int(code)
+        except (TypeError, ValueError):
+            code = 2
+        return GardenosClusterError(
+            "%s: %s" % (url, describe_grpc_error(code, message)),
+            url=url,
+            http_status=status,
+            grpc_code=code,
+            etcd_error=message,
+        )
+    if status == 404:
+        explanation = "not found: the API path is wrong for this etcd version, or this is not an etcd client URL"
+    elif status in (401, 403):
+        explanation = "access refused"
+    else:
+        explanation = "unexpected answer"
+    return GardenosClusterError(
+        "%s: HTTP %s, %s: %s" % (url, status, explanation, text[:300] or "(empty body)"),
+        url=url,
+        http_status=status,
+    )
+
+
+def describe_transport_error(exc, timeout):
+    """Why an endpoint could not be reached, for the user."""
+    reason = getattr(exc, "reason", exc)
+    if isinstance(reason, ssl.SSLCertVerificationError):
+        return (
+            "TLS certificate verification failed (%s): set ca_cert to the CA that signed the etcd server"
+            " certificate, make sure its SAN names this address, or set validate_certs=false" % to_native(reason)
+        )
+    if isinstance(reason, ssl.SSLError):
+        text = to_native(reason)
+        upper = text.upper()
+        if "CERTIFICATE_REQUIRED" in upper or "CERTIFICATE_UNKNOWN" in upper or "BAD_CERTIFICATE" in upper:
+            return (
+                "TLS handshake failed (%s): the server wants a client certificate it trusts (client_cert, client_key)"
+                % text
+            )
+        if "WRONG_VERSION_NUMBER" in upper:
+            return "TLS handshake failed (%s): the endpoint speaks plain HTTP, use an http:// URL" % text
+        return "TLS error: %s" % text
+    if isinstance(reason, (socket.timeout, TimeoutError)):
+        return "timed out after %ss" % timeout
+    if isinstance(reason, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(reason, ConnectionResetError):
+        return "connection reset (an https:// endpoint answered as http://, or the server dropped it)"
+    if isinstance(exc, HTTPException):
+        return "bad HTTP answer (%s): is this an etcd client URL with the right scheme?" % exc.__class__.__name__
+    text = to_native(reason)
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return "TLS certificate verification failed (%s): set ca_cert or validate_certs=false" % text
+    return text or exc.__class__.__name__
+
+
+def normalize_endpoint(endpoint, tls):
+    """'host:2379' -> 'http(s)://host:2379' (https when TLS options are set); no trailing slash."""
+    endpoint = to_text(endpoint).strip().rstrip("/")
+    if not endpoint:
+        raise GardenosClusterError("an etcd endpoint is empty")
+    if "://" not in endpoint:
+        endpoint = "%s://%s" % ("https" if tls else "http", endpoint)
+    scheme = endpoint.split("://", 1)[0].lower()
+    if scheme not in ("http", "https"):
+        raise GardenosClusterError("etcd endpoint %s: only http:// and https:// URLs are supported" % endpoint)
+    return endpoint
+
+
+def normalize_member(member):
+    """A member from the gateway -> the shape the modules return (ID in hex, as etcdctl)."""
+    return dict(
+        id=member_id_to_hex(member.get("ID", "0")),
+        name=member.get("name", ""),
+        peer_urls=list(member.get("peerURLs") or []),
+        client_urls=list(member.get("clientURLs") or []),
+        is_learner=bool(member.get("isLearner", False)),
+    )
+
+
+def range_fields(key, range_end):
+    """The key/range_end fields of a request for [key, range_end) (bytes; range_end None: one key).
+
+    etcd refuses an empty key, so a range from the very first key starts at "\\0", as etcdctl does.
+    """
+    if not key and range_end is not None:
+        key = b"\0"
+    fields = {"key": b64encode(key)}
+    if range_end is not None:
+        fields["range_end"] = b64encode(range_end)
+    return fields
+
+
+def _get(response, snake, camel, default=None):
+    """A field that the gateway spells in snake_case (original proto name) or camelCase."""
+    if snake in response:
+        return response[snake]
+    return response.get(camel, default)
+
+
+class _Unreachable(Exception):
+    """An endpoint could not be reached at all (internal: triggers failover)."""
+
+
+class EtcdClient:
+    """A client for etcd's JSON gateway with endpoint failover, TLS and user/password auth."""
+
+    def __init__(
+        self,
+        endpoints,
+        *,
+        ca_cert=None,
+        client_cert=None,
+        client_key=None,
+        username=None,
+        password=None,
+        timeout=DEFAULT_TIMEOUT,
+        validate_certs=True,
+    ):
+        if not endpoints:
+            raise GardenosClusterError("endpoints must list at least one etcd client URL")
+        tls = bool(ca_cert or client_cert)
+        self.endpoints = [normalize_endpoint(endpoint, tls) for endpoint in endpoints]
+        self.ca_cert = ca_cert
+        self.client_cert = client_cert
+        self.client_key = client_key
+        self.username = username
+        self.password = password
+        self.timeout = float(timeout or DEFAULT_TIMEOUT)
+        self.validate_certs = validate_certs
+        self.api = None
+        self.server_version = None
+        self.cluster_version = None
+        self._token = None
+        self._authenticated = False
+        self._preferred = 0
+        self.requests = 0
+
+    @classmethod
+    def from_params(cls, params):
+        """A client from a module's params (the shared connection options)."""
+        return cls(
+            endpoints=params["endpoints"],
+            ca_cert=params.get("ca_cert"),
+            client_cert=params.get("client_cert"),
+            client_key=params.get("client_key"),
+            username=params.get("username"),
+            password=params.get("password"),
+            timeout=params.get("timeout") or DEFAULT_TIMEOUT,
+            validate_certs=params.get("validate_certs", True),
+        )
+
+    @property
+    def endpoint(self):
+        """The endpoint that answered last (tried first next time)."""
+        return self.endpoints[self._preferred]
+
+    # -- transport -----------------------------------------------------------------------------
+
+    def _http(self, url, body=None, method="POST", headers=None, timeout=None):
+        """One HTTP request; JSON in and out. Raises _Unreachable or GardenosClusterError."""
+        timeout = timeout or self.timeout
+        all_headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if headers:
+            all_headers.update(headers)
+        data = None
+        if method == "POST":
+            data = json.dumps(body if body is not None else {}).encode("utf-8")
+        self.requests += 1
+        try:
+            response = open_url(
+                url,
+                data=data,
+                headers=all_headers,
+                method=method,
+                use_proxy=False,
+                timeout=timeout,
+                validate_certs=self.validate_certs,
+                client_cert=self.client_cert,
+                client_key=self.client_key,
+                ca_path=self.ca_cert,
+                follow_redirects="none",
+                use_netrc=False,
+            )
+            raw = response.read()
+        except HTTPError as exc:
+            try:
+                error_body = exc.read()
+            except (OSError, HTTPException, ValueError):  # the body only decorates the message
+                error_body = b""
+            raise error_from_response(exc.code, error_body, url) from None
+        except (
+            URLError,
+            OSError,
+            HTTPException,
+            ValueError,
+            UrlsConnectionError,
+            SSLValidationError,
+            NoSSLError,
+        ) as exc:
+            raise _Unreachable(describe_transport_error(exc, timeout)) from None
+        if not raw:
+            return {}
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise GardenosClusterError(
+                "%s: the answer is not JSON (is this an etcd client URL?): %s"
+                % (url, to_text(raw[:200], errors="surrogate_or_replace")),
+                url=url,
+            ) from None
+
+    def _discover(self, endpoint):
+        """Learn the server and cluster version (and so the API prefix) from GET /version."""
+        if self.api is not None:
+            return
+        version = self._http(endpoint + "/version", method="GET")
+        self.server_version = version.get("etcdserver")
+        self.cluster_version = version.get("etcdcluster")
+        self.api = api_prefix_for_version(self.cluster_version, self.server_version)
+
+    def _authenticate(self, endpoint):
+        if not self.username:
+            self._authenticated = True
+            return
+        try:
+            answer = self._http(
+                endpoint + self.api + "/auth/authenticate",
+                {"name": self.username, "password": self.password or ""},
+            )
+        except GardenosClusterError as exc:
+            if "authentication is not enabled" in to_text(exc.details.get("etcd_error", "")).lower():
+                # Credentials given to a cluster without auth: nothing to send.
+                self._token = None
+                self._authenticated = True
+                return
+            raise
+        self._token = answer.get("token")
+        self._authenticated = True
+
+    def _call_on(self, endpoint, path, body, timeout=None):
+        self._discover(endpoint)
+        if not self._authenticated:
+            self._authenticate(endpoint)
+        retried = False
+        while True:
+            headers = {"Authorization": self._token} if self._token else None
+            try:
+                return self._http(endpoint + self.api + path, body, headers=headers, timeout=timeout)
+            except GardenosClusterError as exc:
+                stale = "invalid auth token" in to_text(exc.details.get("etcd_error", "")).lower()
+                if stale and self.username and not retried:
+                    retried = True
+                    self._authenticated = False
+                    self._authenticate(endpoint)
+                    continue
+                raise
+
+    def call(self, path, body=None, timeout=None):
+        """POST ``body`` to ``<api prefix><path>``, trying each endpoint in turn.
+
+        The endpoint that answers is remembered and tried first next time. An endpoint that
+        cannot be reached, or that answers UNAVAILABLE / DEADLINE_EXCEEDED (no leader, timed
+        out), is skipped for the next one. Any other etcd error is raised at once.
+        """
+        failures = []
+        last_error = None
+        count = len(self.endpoints)
+        for offset in range(count):
+            index = (self._preferred + offset) % count
+            endpoint = self.endpoints[index]
+            try:
+                answer = self._call_on(endpoint, path, body, timeout=timeout)
+            except _Unreachable as exc:
+                failures.append("%s: %s" % (endpoint, exc))
+                continue
+            except GardenosClusterError as exc:
+                if exc.details.get("grpc_code") in FAILOVER_CODES and offset < count - 1:
+                    failures.append(exc.msg)
+                    last_error = exc
+                    continue
+                if failures:
+                    exc.msg = "%s (other endpoints: %s)" % (exc.msg, "; ".join(failures))
+                raise
+            self._preferred = index
+            return answer
+        if last_error is not None:
+            last_error.msg = "no etcd endpoint could serve the request: %s" % "; ".join(failures)
+            raise last_error
+        raise GardenosClusterError(
+            "cannot reach etcd at any endpoint: %s" % "; ".join(failures),
+            endpoints=self.endpoints,
+        )
+
+    def call_endpoint(self, endpoint, path, body=None, timeout=None):
+        """POST to one given endpoint, no failover. An unreachable endpoint raises GardenosClusterError."""
+        endpoint = normalize_endpoint(endpoint, bool(self.ca_cert or self.client_cert))
+        try:
+            return self._call_on(endpoint, path, body, timeout=timeout)
+        except _Unreachable as exc:
+            raise GardenosClusterError("%s: %s" % (endpoint, exc), url=endpoint, unreachable=True) from None
+
+    def get_endpoint(self, endpoint, path, timeout=None):
+        """GET a non-API path (``/health``, ``/version``) on one endpoint, no failover."""
+        endpoint = normalize_endpoint(endpoint, bool(self.ca_cert or self.client_cert))
+        try:
+            return self._http(endpoint + path, method="GET", timeout=timeout)
+        except _Unreachable as exc:
+            raise GardenosClusterError("%s: %s" % (endpoint, exc), url=endpoint, unreachable=True) from None
+
+    def versions(self):
+        """{"server": ..., "cluster": ...} of the endpoint that answered."""
+        if self.api is None:
+            self.call("/maintenance/status")
+        return dict(server=self.server_version, cluster=self.cluster_version)
+
+    # -- KV ------------------------------------------------------------------------------------
+
+    def range(self, key, range_end=None, *, keys_only=False, count_only=False, limit=0, revision=0):
+        """/kv/range; ``key`` and ``range_end`` are bytes. The raw answer (kvs still base64)."""
+        body = range_fields(key, range_end)
+        if keys_only:
+            body["keys_only"] = True
+        if count_only:
+            body["count_only"] = True
+        if limit:
+            body["limit"] = str(limit)
+        if revision:
+            body["revision"] = str(revision)
+        return self.call("/kv/range", body)
+
+    def peek(self, key, range_end, limit):
+        """(count, revision, first keys): how many keys [key, range_end) holds, the revision read
+        at, and its first ``limit`` keys (bytes). One request, keys only."""
+        if limit <= 0:
+            answer = self.range(key, range_end, count_only=True)
+        else:
+            answer = self.range(key, range_end, keys_only=True, limit=limit)
+        keys = [b64decode(kv.get("key")) for kv in answer.get("kvs") or []]
+        revision = int(answer.get("header", {}).get("revision", 0))
+        return int(answer.get("count", len(keys))), revision, keys
+
+    def leased_keys(self, max_leases=1000):
+        """Every key attached to a lease, as [(key bytes, lease ID)], or None past ``max_leases`` leases.
+
+        Reads the lease list and each lease's keys: a handful of requests on a usual cluster, and
+        independent of how many keys carry no lease.
+        """
+        leases = self.call("/lease/leases").get("leases") or []
+        if len(leases) > max_leases:
+            return None
+        found = []
+        for lease in leases:
+            lease_id = lease.get("ID")
+            if not lease_id:
+                continue
+            try:
+                answer = self.call("/lease/timetolive", {"ID": lease_id, "keys": True})
+            except GardenosClusterError as exc:
+                if exc.details.get("grpc_code") == 5:  # expired meanwhile
+                    continue
+                raise
+            if int(answer.get("TTL", -1)) == -1:
+                continue
+            found.extend((b64decode(k), lease_id) for k in answer.get("keys") or [])
+        return found
+
+    def scan_keys(self, key, range_end, page_size=50000):
+        """Every key in [key, range_end) with its lease, read keys-only in pages at one revision.
+
+        Returns ``(revision, [(key_bytes, lease_id_string), ...])``; lease "0" means no lease.
+        """
+        revision = 0
+        found = []
+        start = key
+        while True:
+            answer = self.range(start, range_end, keys_only=True, limit=page_size, revision=revision)
+            if not revision:
+                revision = int(answer.get("header", {}).get("revision", 0))
+            kvs = answer.get("kvs") or []
+            for kv in kvs:
+                found.append((b64decode(kv.get("key")), kv.get("lease", "0")))
+            if not answer.get("more") or not kvs:
+                return revision, found
+            start = found[-1][0] + b"\0"
+
+    def delete_range(self, key, range_end=None, unchanged_since=None):
+        """Delete [key, range_end). Returns the number of keys deleted.
+
+        With ``unchanged_since`` (a revision), delete only if no key in the range was created or
+        modified after that revision (one transaction); returns None if something was.
+        """
+        request = range_fields(key, range_end)
+        if unchanged_since is None:
+            answer = self.call("/kv/deleterange", request)
+            return int(answer.get("deleted", 0))
+        compare = {"target": "MOD", "result": "LESS", "mod_revision": str(int(unchanged_since) + 1)}
+        compare["key"] = request["key"]
+        if range_end is not None:
+            compare["range_end"] = request["range_end"]
+        answer = self.call("/kv/txn", {"compare": [compare], "success": [{"request_delete_range": request}]})
+        if not answer.get("succeeded"):
+            return None
+        responses = answer.get("responses") or [{}]
+        deleted = _get(responses[0], "response_delete_range", "responseDeleteRange", {}) or {}
+        return int(deleted.get("deleted", 0))
+
+    # -- cluster -------------------------------------------------------------------------------
+
+    def member_list(self):
+        """The members, normalized (see normalize_member)."""
+        answer = self.call("/cluster/member/list", {"linearizable": True})
+        return [normalize_member(member) for member in answer.get("members") or []]
+
+    def member_add(self, peer_urls, is_learner=True):
+        """Add a member; returns (new member, all members), normalized."""
+        answer = self.call("/cluster/member/add", {"peerURLs": list(peer_urls), "isLearner": bool(is_learner)})
+        member = normalize_member(answer.get("member") or {})
+        members = [normalize_member(m) for m in answer.get("members") or []]
+        return member, members
+
+    def member_remove(self, member_id_hex):
+        """Remove a member by its hex ID; returns the remaining members."""
+        answer = self.call("/cluster/member/remove", {"ID": member_id_to_decimal(member_id_hex)})
+        return [normalize_member(m) for m in answer.get("members") or []]
+
+    def member_promote(self, member_id_hex):
+        """Promote a learner by its hex ID; returns the members."""
+        answer = self.call("/cluster/member/promote", {"ID": member_id_to_decimal(member_id_hex)})
+        return [normalize_member(m) for m in answer.get("members") or []]
+
+    def member_promote_when_ready(self, member_id_hex, wait_timeout, interval=1.0):
+        """Promote a learner, retrying while it is not yet in sync with the leader."""
+        deadline = time.monotonic() + max(0.0, float(wait_timeout))
+        while True:
+            try:
+                return self.member_promote(member_id_hex)
+            except GardenosClusterError as exc:
+                not_ready = "in sync with leader" in to_text(exc.details.get("etcd_error", "")).lower()
+                if not not_ready:
+                    raise
+                if time.monotonic() + interval > deadline:
+                    raise GardenosClusterError(
+                        "learner %s did not catch up with the leader within %ss, so it cannot be promoted:"
+                        " is etcd running on it, started with --initial-cluster-state existing and the"
+                        " initial_cluster this module returned when it added the member?"
+                        % (member_id_hex, wait_timeout),
+                        member_id=member_id_hex,
+                        etcd_error=exc.details.get("etcd_error"),
+                    ) from None
+                time.sleep(interval)
+
+    def status(self, endpoint=None):
+        """/maintenance/status of one endpoint (or of whichever answers)."""
+        if endpoint is None:
+            return self.call("/maintenance/status")
+        return self.call_endpoint(endpoint, "/maintenance/status")
+
+    def health(self, endpoint, timeout=None):
+        """(healthy, reason) from GET /health of one client URL; unreachable -> (False, why)."""
+        try:
+            answer = self.get_endpoint(endpoint, "/health", timeout=timeout)
+        except GardenosClusterError as exc:
+            return False, exc.msg
+        healthy = to_text(answer.get("health", "")).lower() == "true"
+        return healthy, to_text(answer.get("reason", "")) or (None if healthy else "etcd says unhealthy")
+
+    def member_health(self, member, timeout=None):
+        """(healthy, reason) of a member (normalized) from its client URLs; the first healthy one wins."""
+        reasons = []
+        if not member["client_urls"]:
+            return False, "the member has not started (no client URLs published)"
+        for url in member["client_urls"]:
+            healthy, reason = self.health(url, timeout=timeout)
+            if healthy:
+                return True, None
+            reasons.append("%s: %s" % (url, reason))
+        return False, "; ".join(reasons)
+
+    def alarms(self):
+        """Active alarms: [{"member_id": hex, "alarm": "NOSPACE"|"CORRUPT"}]."""
+        answer = self.call("/maintenance/alarm", {"action": "GET", "alarm": "NONE"})
+        return [
+            dict(member_id=member_id_to_hex(alarm.get("memberID", "0")), alarm=alarm.get("alarm", "NONE"))
+            for alarm in answer.get("alarms") or []
+        ]

@@ -1,0 +1,403 @@
+"""Unit tests of the etcd gateway client; only the HTTP boundary (open_url) is replaced."""
+
+import base64
+import io
+import json
+import ssl
+from urllib.error import HTTPError, URLError
+
+import pytest
+from ansible_collections.gardenos.cluster.plugins.module_utils import etcd_gateway as gw
+from ansible_collections.gardenos.cluster.plugins.module_utils.errors import GardenosClusterError
+
+
+@pytest.mark.parametrize(
+    ("prefix", "expected"),
+    [
+        (b"/service/postgres-cluster/", b"/service/postgres-cluster0"),
+        (b"/service/postgres-cluster", b"/service/postgres-clustes"),
+        (b"a", b"b"),
+        (b"a\xff", b"b"),
+        (b"a\xff\xff", b"b"),
+        (b"\x01\xff", b"\x02"),
+        (b"ab\xfe", b"ab\xff"),
+        (b"\xff", b"\0"),
+        (b"\xff\xff\xff", b"\0"),
+        (b"", b"\0"),
+        (b"/", b"0"),
+    ],
+)
+def test_range_end_for_prefix(prefix, expected):
+    assert gw.range_end_for_prefix(prefix) == expected
+
+
+def test_prefix_range_excludes_sibling_clusters():
+    start = b"/service/postgres-cluster/"
+    end = gw.range_end_for_prefix(start)
+    inside = [b"/service/postgres-cluster/leader", b"/service/postgres-cluster/members/pg-1"]
+    outside = [b"/service/postgres-cluster", b"/service/postgres-cluster-2/leader", b"/service/postgres-cluster0"]
+    assert all(start <= k < end for k in inside)
+    assert not any(start <= k < end for k in outside)
+
+
+@pytest.mark.parametrize(
+    ("cluster", "server", "expected"),
+    [
+        ("3.2.0", None, "/v3alpha"),
+        ("3.3.0", None, "/v3beta"),
+        ("3.4.0", None, "/v3"),
+        ("3.5.0", "3.5.1", "/v3"),
+        ("3.10.0", None, "/v3"),
+        ("not_decided", "3.3.25", "/v3beta"),
+        ("", "", "/v3"),
+        (None, None, "/v3"),
+    ],
+)
+def test_api_prefix_for_version(cluster, server, expected):
+    assert gw.api_prefix_for_version(cluster, server) == expected
+
+
+def test_member_ids_round_trip():
+    assert gw.member_id_to_hex("10276657743932975437") == "8e9e05c52164694d"
+    assert gw.member_id_to_decimal("8e9e05c52164694d") == "10276657743932975437"
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "expected"),
+    [
+        (7, "etcdserver: permission denied", "permission denied"),
+        (3, "etcdserver: user name is empty", "set username and password"),
+        (3, "etcdserver: authentication failed, invalid user ID or password", "wrong username or password"),
+        (16, "etcdserver: invalid auth token", "rejected the auth token"),
+        (16, "", "set username and password"),
+        (14, "etcdserver: unhealthy cluster", "cluster is not healthy"),
+        (14, "etcdserver: no leader", "has no leader"),
+        (9, "etcdserver: can only promote a learner member which is in sync with leader", "not caught up"),
+        (9, "etcdserver: can only promote a learner member", "voting member already"),
+        (8, "etcdserver: mvcc: database space exceeded", "NOSPACE"),
+        (3, "etcdserver: too many operations in txn request", "--max-txn-ops"),
+        (2, "something new", "etcd returned an error"),
+    ],
+)
+def test_describe_grpc_error(code, message, expected):
+    text = gw.describe_grpc_error(code, message)
+    assert expected in text
+    assert f"gRPC code {code} {gw.GRPC_CODE_NAMES[code]}" in text
+    if message:
+        assert message in text
+
+
+def test_error_from_json_body():
+    body = json.dumps({"error": "etcdserver: permission denied", "code": 7, "message": "etcdserver: permission denied"})
+    err = gw.error_from_response(403, body.encode(), "http://e:2379/v3/kv/range")
+    assert isinstance(err, GardenosClusterError)
+    assert err.details["grpc_code"] == 7
+    assert err.details["etcd_error"] == "etcdserver: permission denied"
+    assert "permission denied" in err.msg and "http://e:2379/v3/kv/range" in err.msg
+    assert err.to_result()["msg"] == err.msg
+
+
+def test_error_from_plain_body():
+    err = gw.error_from_response(404, b"404 page not found\n", "http://e:2379/v3alpha/kv/range")
+    assert "grpc_code" not in err.details
+    assert "HTTP 404" in err.msg and "API path" in err.msg
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "tls", "expected"),
+    [
+        ("127.0.0.1:2379", False, "http://127.0.0.1:2379"),
+        ("127.0.0.1:2379", True, "https://127.0.0.1:2379"),
+        ("https://e:2379/", False, "https://e:2379"),
+    ],
+)
+def test_normalize_endpoint(endpoint, tls, expected):
+    assert gw.normalize_endpoint(endpoint, tls) == expected
+
+
+def test_normalize_endpoint_rejects_other_schemes():
+    with pytest.raises(GardenosClusterError, match="only http"):
+        gw.normalize_endpoint("unix:///run/etcd.sock", False)
+
+
+def test_argument_spec_merges_without_sharing():
+    spec = gw.etcd_argument_spec(key=dict(type="str", required=True))
+    assert spec["password"]["no_log"] is True
+    assert spec["key"]["required"] is True
+    spec["timeout"]["default"] = 1
+    assert gw.ETCD_COMMON_ARGUMENT_SPEC["timeout"]["default"] == gw.DEFAULT_TIMEOUT
+
+
+# -- the client against a fake HTTP boundary ------------------------------------------------------
+
+
+class FakeResponse:
+    def __init__(self, payload):
+        self._body = json.dumps(payload).encode()
+
+    def read(self):
+        return self._body
+
+
+class FakeEtcd:
+    """Plays the HTTP side of open_url: maps (endpoint, path) to an answer or an exception."""
+
+    def __init__(self, monkeypatch):
+        self.calls = []
+        self.routes = {}
+        monkeypatch.setattr(gw, "open_url", self)
+
+    def route(self, url, answer):
+        self.routes.setdefault(url, []).append(answer)
+
+    def __call__(self, url, data=None, headers=None, method=None, timeout=None, **kwargs):
+        body = json.loads(data) if data else None
+        self.calls.append(dict(url=url, body=body, headers=headers or {}, method=method, timeout=timeout, **kwargs))
+        answers = self.routes.get(url)
+        if not answers:
+            raise URLError(ConnectionRefusedError(111, "Connection refused"))
+        answer = answers.pop(0) if len(answers) > 1 else answers[0]
+        if isinstance(answer, BaseException):
+            raise answer
+        if callable(answer):
+            return FakeResponse(answer(body, headers or {}))
+        return FakeResponse(answer)
+
+
+def http_error(url, status, code, message):
+    body = json.dumps({"error": message, "code": code, "message": message}).encode()
+    return HTTPError(url, status, "error", {}, io.BytesIO(body))
+
+
+PW = "unit-test-pw"
+VERSION_35 = {"etcdserver": "3.5.1", "etcdcluster": "3.5.0"}
+
+
+def test_failover_to_next_endpoint_and_remember_it(monkeypatch):
+    fake = FakeEtcd(monkeypatch)
+    fake.route("http://b:2379/version", VERSION_35)
+    fake.route("http://b:2379/v3/kv/range", {"header": {"revision": "5"}, "count": "3"})
+    client = gw.EtcdClient(["http://a:2379", "http://b:2379"], timeout=3)
+    assert client.range(b"/x", count_only=True)["count"] == "3"
+    assert client.endpoint == "http://b:2379"
+    fake.calls.clear()
+    client.range(b"/x", count_only=True)
+    assert [c["url"] for c in fake.calls] == ["http://b:2379/v3/kv/range"]
+    assert all(c["timeout"] == 3 for c in fake.calls)
+    assert fake.calls[0]["body"] == {"key": base64.b64encode(b"/x").decode(), "count_only": True}
+
+
+def test_unavailable_member_fails_over(monkeypatch):
+    fake = FakeEtcd(monkeypatch)
+    for host in ("a", "b"):
+        fake.route(f"http://{host}:2379/version", VERSION_35)
+    fake.route("http://a:2379/v3/kv/deleterange", http_error("u", 503, 14, "etcdserver: no leader"))
+    fake.route("http://b:2379/v3/kv/deleterange", {"header": {}, "deleted": "2"})
+    client = gw.EtcdClient(["a:2379", "b:2379"])
+    assert client.delete_range(b"/a/", b"/a0") == 2
+
+
+def test_nothing_deleted_means_zero(monkeypatch):
+    fake = FakeEtcd(monkeypatch)
+    fake.route("http://a:2379/version", VERSION_35)
+    fake.route("http://a:2379/v3/kv/deleterange", {"header": {"revision": "9"}})
+    assert gw.EtcdClient(["http://a:2379"]).delete_range(b"/nothing") == 0
+
+
+def test_guarded_delete(monkeypatch):
+    fake = FakeEtcd(monkeypatch)
+    fake.route("http://a:2379/version", VERSION_35)
+    fake.route(
+        "http://a:2379/v3/kv/txn",
+        {"succeeded": True, "responses": [{"response_delete_range": {"deleted": "7"}}]},
+    )
+    fake.route("http://a:2379/v3/kv/txn", {"header": {}})
+    client = gw.EtcdClient(["http://a:2379"])
+    assert client.delete_range(b"/s/", b"/s0", unchanged_since=41) == 7
+    compare = fake.calls[-1]["body"]["compare"][0]
+    assert compare["mod_revision"] == "42" and compare["result"] == "LESS" and compare["target"] == "MOD"
+    assert client.delete_range(b"/s/", b"/s0", unchanged_since=41) is None
+
+
+def test_all_endpoints_down(monkeypatch):
+    FakeEtcd(monkeypatch)
+    client = gw.EtcdClient(["http://a:2379", "http://b:2379"])
+    with pytest.raises(GardenosClusterError) as info:
+        client.member_list()
+    assert "cannot reach etcd at any endpoint" in info.value.msg
+    assert "http://a:2379: connection refused" in info.value.msg
+    assert "http://b:2379: connection refused" in info.value.msg
+
+
+def test_permission_denied_is_not_failed_over(monkeypatch):
+    fake = FakeEtcd(monkeypatch)
+    fake.route("http://a:2379/version", VERSION_35)
+    fake.route("http://a:2379/v3/kv/range", http_error("u", 403, 7, "etcdserver: permission denied"))
+    fake.route("http://b:2379/v3/kv/range", {"count": "1"})
+    client = gw.EtcdClient(["http://a:2379", "http://b:2379"])
+    with pytest.raises(GardenosClusterError) as info:
+        client.range(b"/x")
+    assert info.value.details["grpc_code"] == 7
+    assert "permission denied" in info.value.msg
+    assert not any(c["url"].startswith("http://b") for c in fake.calls)
+
+
+def test_auth_token_sent_without_bearer(monkeypatch):
+    fake = FakeEtcd(monkeypatch)
+    fake.route("http://a:2379/version", {"etcdserver": "3.4.23", "etcdcluster": "3.4.0"})
+    fake.route("http://a:2379/v3/auth/authenticate", {"token": "tok.1"})
+    fake.route("http://a:2379/v3/cluster/member/list", {"members": [{"ID": "10", "name": "e1"}]})
+    client = gw.EtcdClient(["http://a:2379"], username="root", password=PW)
+    members = client.member_list()
+    assert members == [dict(id="a", name="e1", peer_urls=[], client_urls=[], is_learner=False)]
+    auth = [c for c in fake.calls if c["url"].endswith("/authenticate")]
+    assert auth[0]["body"] == {"name": "root", "password": PW}
+    assert "Authorization" not in auth[0]["headers"]
+    assert fake.calls[-1]["headers"]["Authorization"] == "tok.1"
+
+
+def test_stale_token_is_renewed_once(monkeypatch):
+    fake = FakeEtcd(monkeypatch)
+    fake.route("http://a:2379/version", VERSION_35)
+    fake.route("http://a:2379/v3/auth/authenticate", {"token": "old"})
+    fake.route("http://a:2379/v3/auth/authenticate", {"token": "new"})
+
+    def member_list(body, headers):
+        if headers.get("Authorization") != "new":
+            raise http_error("u", 401, 16, "etcdserver: invalid auth token")
+        return {"members": []}
+
+    fake.route("http://a:2379/v3/cluster/member/list", member_list)
+    client = gw.EtcdClient(["http://a:2379"], username="root", password=PW)
+    assert client.member_list() == []
+
+
+def test_username_on_cluster_without_auth(monkeypatch):
+    fake = FakeEtcd(monkeypatch)
+    fake.route("http://a:2379/version", VERSION_35)
+    fake.route(
+        "http://a:2379/v3/auth/authenticate",
+        http_error("u", 400, 9, "etcdserver: authentication is not enabled"),
+    )
+    fake.route("http://a:2379/v3/maintenance/status", {"version": "3.5.1"})
+    client = gw.EtcdClient(["http://a:2379"], username="root", password=PW)
+    assert client.status()["version"] == "3.5.1"
+    assert "Authorization" not in fake.calls[-1]["headers"]
+
+
+def test_missing_credentials_message(monkeypatch):
+    fake = FakeEtcd(monkeypatch)
+    fake.route("http://a:2379/version", VERSION_35)
+    fake.route("http://a:2379/v3/kv/range", http_error("u", 400, 3, "etcdserver: user name is empty"))
+    with pytest.raises(GardenosClusterError, match="set username and password"):
+        gw.EtcdClient(["http://a:2379"]).range(b"/x")
+
+
+def test_tls_options_reach_open_url(monkeypatch):
+    fake = FakeEtcd(monkeypatch)
+    fake.route("https://a:2379/version", VERSION_35)
+    fake.route("https://a:2379/v3/maintenance/status", {})
+    client = gw.EtcdClient(
+        ["a:2379"], ca_cert="/ca.pem", client_cert="/c.pem", client_key="/k.pem", validate_certs=False
+    )
+    client.status()
+    call = fake.calls[-1]
+    assert call["ca_path"] == "/ca.pem" and call["client_cert"] == "/c.pem" and call["client_key"] == "/k.pem"
+    assert call["validate_certs"] is False and call["use_proxy"] is False
+
+
+def test_certificate_errors_are_explained(monkeypatch):
+    fake = FakeEtcd(monkeypatch)
+    fake.route("https://a:2379/version", URLError(ssl.SSLCertVerificationError(1, "certificate verify failed")))
+    with pytest.raises(GardenosClusterError, match="set ca_cert"):
+        gw.EtcdClient(["https://a:2379"]).status()
+
+
+def test_learner_promotion_waits_until_in_sync(monkeypatch):
+    fake = FakeEtcd(monkeypatch)
+    monkeypatch.setattr(gw.time, "sleep", lambda s: None)
+    fake.route("http://a:2379/version", VERSION_35)
+    message = "etcdserver: can only promote a learner member which is in sync with leader"
+    fake.route("http://a:2379/v3/cluster/member/promote", http_error("u", 400, 9, message))
+    fake.route("http://a:2379/v3/cluster/member/promote", http_error("u", 400, 9, message))
+    fake.route("http://a:2379/v3/cluster/member/promote", {"members": [{"ID": "255", "name": "e4"}]})
+    members = gw.EtcdClient(["http://a:2379"]).member_promote_when_ready("ff", wait_timeout=30)
+    assert members[0]["id"] == "ff" and members[0]["is_learner"] is False
+    promotes = [c for c in fake.calls if c["url"].endswith("/promote")]
+    assert len(promotes) == 3 and promotes[0]["body"] == {"ID": "255"}
+
+
+def test_learner_promotion_gives_up(monkeypatch):
+    fake = FakeEtcd(monkeypatch)
+    monkeypatch.setattr(gw.time, "sleep", lambda s: None)
+    fake.route("http://a:2379/version", VERSION_35)
+    message = "etcdserver: can only promote a learner member which is in sync with leader"
+    fake.route("http://a:2379/v3/cluster/member/promote", http_error("u", 400, 9, message))
+    with pytest.raises(GardenosClusterError, match="did not catch up"):
+        gw.EtcdClient(["http://a:2379"]).member_promote_when_ready("ff", wait_timeout=0)
+
+
+def test_scan_keys_pages_at_one_revision(monkeypatch):
+    fake = FakeEtcd(monkeypatch)
+    fake.route("http://a:2379/version", VERSION_35)
+
+    def kv(key, lease=None):
+        item = {"key": base64.b64encode(key).decode()}
+        if lease:
+            item["lease"] = lease
+        return item
+
+    fake.route(
+        "http://a:2379/v3/kv/range",
+        {"header": {"revision": "77"}, "kvs": [kv(b"/s/a"), kv(b"/s/leader", "123")], "more": True, "count": "3"},
+    )
+    fake.route("http://a:2379/v3/kv/range", {"header": {"revision": "77"}, "kvs": [kv(b"/s/z")], "count": "3"})
+    revision, found = gw.EtcdClient(["http://a:2379"]).scan_keys(b"/s/", b"/s0", page_size=2)
+    assert revision == 77
+    assert found == [(b"/s/a", "0"), (b"/s/leader", "123"), (b"/s/z", "0")]
+    second = fake.calls[-1]["body"]
+    assert base64.b64decode(second["key"]) == b"/s/leader\0"
+    assert second["revision"] == "77" and second["keys_only"] is True and second["limit"] == "2"
+
+
+def test_peek_counts_and_lists_in_one_request(monkeypatch):
+    fake = FakeEtcd(monkeypatch)
+    fake.route("http://a:2379/version", VERSION_35)
+    kvs = [{"key": base64.b64encode(b"/s/%d" % i).decode()} for i in range(2)]
+    fake.route("http://a:2379/v3/kv/range", {"header": {"revision": "9"}, "kvs": kvs, "more": True, "count": "5"})
+    count, revision, keys = gw.EtcdClient(["http://a:2379"]).peek(b"/s/", b"/s0", 2)
+    assert (count, revision, keys) == (5, 9, [b"/s/0", b"/s/1"])
+    ranges = [c for c in fake.calls if c["url"].endswith("/kv/range")]
+    assert len(ranges) == 1 and ranges[0]["body"]["keys_only"] is True and ranges[0]["body"]["limit"] == "2"
+
+
+def test_peek_without_keys_only_counts(monkeypatch):
+    fake = FakeEtcd(monkeypatch)
+    fake.route("http://a:2379/version", VERSION_35)
+    fake.route("http://a:2379/v3/kv/range", {"header": {"revision": "9"}})
+    assert gw.EtcdClient(["http://a:2379"]).peek(b"/s/", b"/s0", 0) == (0, 9, [])
+    assert fake.calls[-1]["body"]["count_only"] is True
+
+
+def test_whole_keyspace_range_starts_at_nul():
+    assert gw.range_fields(b"", b"\0") == {"key": "AA==", "range_end": "AA=="}
+    assert gw.range_fields(b"", None) == {"key": ""}
+    assert gw.range_fields(b"/a", b"/b") == {"key": "L2E=", "range_end": "L2I="}
+
+
+def test_leased_keys(monkeypatch):
+    fake = FakeEtcd(monkeypatch)
+    fake.route("http://a:2379/version", VERSION_35)
+    fake.route("http://a:2379/v3/lease/leases", {"leases": [{"ID": "1"}, {"ID": "2"}, {"ID": "3"}]})
+
+    def timetolive(body, headers):
+        if body["ID"] == "2":
+            raise http_error("u", 404, 5, "etcdserver: requested lease not found")
+        if body["ID"] == "3":
+            return {"ID": "3", "TTL": "-1"}
+        return {"ID": "1", "TTL": "20", "keys": [base64.b64encode(b"/service/pg/leader").decode()]}
+
+    fake.route("http://a:2379/v3/lease/timetolive", timetolive)
+    client = gw.EtcdClient(["http://a:2379"])
+    assert client.leased_keys() == [(b"/service/pg/leader", "1")]
+    assert client.leased_keys(max_leases=2) is None
