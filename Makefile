@@ -4,9 +4,10 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 # ansible-core 2.21 needs Python >= 3.12 on the controller; Debian 12 ships 3.11, so take the
-# newest interpreter found (pyenv's on these machines).
-PYTHON ?= $(shell for p in python3.13 python3.12 /root/.pyenv/versions/3.13*/bin/python3 /root/.pyenv/versions/3.12*/bin/python3; do \
-            command -v $$p >/dev/null 2>&1 && { command -v $$p; break; }; done)
+# first interpreter that runs and is new enough (pyenv's on these machines; its shims may
+# exist for versions that are not selected, so each candidate is tried, not just found).
+PYTHON ?= $(shell for p in python3.13 python3.12 $$(ls -d $$HOME/.pyenv/versions/3.1[2-9]*/bin/python3 2>/dev/null | sort -rV) python3; do \
+            $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && { command -v $$p; break; }; done)
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
