@@ -44,12 +44,12 @@ def installed_collection(tmp_path_factory):
 
 
 def run(installed_collection, *argv):
-    work, env, _ = installed_collection
+    work, env = installed_collection[:2]
     return subprocess.run(argv, env=env, cwd=work, capture_output=True, text=True, check=False)
 
 
 def test_tarball_leaves_out_secrets_and_environments(installed_collection):
-    _, _, tarball = installed_collection
+    tarball = installed_collection[2]
     listing = subprocess.run(["tar", "tzf", tarball], capture_output=True, text=True, check=True).stdout.split()
     assert listing
     for path in listing:
