@@ -45,6 +45,15 @@ def test_client_without_certificate_is_refused(host):
     assert result.rc != 0, result.stdout
 
 
+def test_json_gateway_answers_with_the_admin_certificate(host):
+    """Patroni and the gardenos.cluster etcd modules use the gateway (etcd 3.4 disables it by default)."""
+    status = host.check_output(
+        "curl -sS --max-time 5 --cacert /etc/etcd/pki/ca.crt --cert /etc/etcd/pki/admin.crt"
+        " --key /etc/etcd/pki/admin.key -X POST -d '{}' https://127.0.0.1:2379/v3/maintenance/status"
+    )
+    assert "raftIndex" in json.loads(status), status
+
+
 def test_plain_http_is_not_served(host):
     result = host.run("curl -sS --max-time 5 http://127.0.0.1:2379/version")
     assert result.rc != 0 or "etcdserver" not in result.stdout
