@@ -42,9 +42,14 @@ ExecStartPre=/usr/sbin/sshd -t
 UNIT
 install -d -m 0700 "$rootfs/root/.ssh"
 # Pre-baked services start only when a role has configured them.
-for unit in etcd.service haproxy.service; do
+for unit in etcd.service haproxy.service postgresql.service; do
   rm -f "$rootfs"/etc/systemd/system/multi-user.target.wants/$unit
 done
+# Patroni makes its own PostgreSQL cluster: drop the default one the package made, and make
+# no other (the patroni role writes the same setting on real servers before installing).
+[[ ! -d "$rootfs/etc/postgresql/15/main" ]] || chroot "$rootfs" pg_dropcluster 15 main
+mkdir -p "$rootfs/etc/postgresql-common/createcluster.d"
+echo "create_main_cluster = false" >"$rootfs/etc/postgresql-common/createcluster.d/gardenos.conf"
 # Units that only make sense on real hardware slow every container boot.
 for unit in systemd-timesyncd.service getty@tty1.service apt-daily.timer apt-daily-upgrade.timer \
             e2scrub_all.timer fstrim.timer systemd-logind.service; do
@@ -52,6 +57,9 @@ for unit in systemd-timesyncd.service getty@tty1.service apt-daily.timer apt-dai
 done
 chroot "$rootfs" apt-get clean
 rm -rf "$rootfs"/var/lib/apt/lists/*_Packages 2>/dev/null || true
+# The image has no package lists: date the lists directory back, so that apt tasks with a
+# cache_valid_time update them instead of finding "no package matching" in an empty cache.
+touch -d @0 "$rootfs/var/lib/apt/lists"
 
 tar -C "$rootfs" -c . | podman import \
   --change 'CMD ["/lib/systemd/systemd"]' \
