@@ -26,32 +26,19 @@ __metaclass__ = type
 
 import base64
 import json
-import socket
-import ssl
 import time
-from http.client import HTTPException
-from urllib.error import HTTPError, URLError
 
-from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
-from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
-from ansible.module_utils.urls import NoSSLError, SSLValidationError, open_url
+from ansible.module_utils.common.text.converters import to_bytes, to_text
+from ansible.module_utils.urls import open_url
+from ansible_collections.gardenos.cluster.plugins.module_utils import http_transport
 from ansible_collections.gardenos.cluster.plugins.module_utils.errors import GardenosClusterError
 
 DEFAULT_TIMEOUT = 10.0
 
 # The connection options every etcd module takes; documented once in the
 # gardenos.cluster.etcd doc fragment. Modules merge it with etcd_argument_spec().
-ETCD_COMMON_ARGUMENT_SPEC = dict(
-    endpoints=dict(type="list", elements="str", required=True),
-    ca_cert=dict(type="path"),
-    client_cert=dict(type="path"),
-    client_key=dict(type="path", no_log=False),
-    username=dict(type="str"),
-    password=dict(type="str", no_log=True),
-    timeout=dict(type="float", default=DEFAULT_TIMEOUT),
-    validate_certs=dict(type="bool", default=True),
-)
-ETCD_REQUIRED_TOGETHER = [["client_cert", "client_key"], ["username", "password"]]
+ETCD_COMMON_ARGUMENT_SPEC = http_transport.connection_argument_spec("endpoints", DEFAULT_TIMEOUT)
+ETCD_REQUIRED_TOGETHER = http_transport.required_together()
 
 GRPC_CODE_NAMES = {
     0: "OK",
@@ -155,9 +142,7 @@ FAILOVER_CODES = frozenset((4, 14))
 
 def etcd_argument_spec(**extra):
     """The shared connection options merged with a module's own options."""
-    spec = dict((name, dict(option)) for name, option in ETCD_COMMON_ARGUMENT_SPEC.items())
-    spec.update(extra)
-    return spec
+    return http_transport.merge_argument_spec(ETCD_COMMON_ARGUMENT_SPEC, extra)
 
 
 def b64encode(data):
@@ -297,48 +282,12 @@ def error_from_response(status, body, url):
 
 def describe_transport_error(exc, timeout):
     """Why an endpoint could not be reached, for the user."""
-    reason = getattr(exc, "reason", exc)
-    if isinstance(reason, ssl.SSLCertVerificationError):
-        return (
-            "TLS certificate verification failed (%s): set ca_cert to the CA that signed the etcd server"
-            " certificate, make sure its SAN names this address, or set validate_certs=false" % to_native(reason)
-        )
-    if isinstance(reason, ssl.SSLError):
-        text = to_native(reason)
-        upper = text.upper()
-        if "CERTIFICATE_REQUIRED" in upper or "CERTIFICATE_UNKNOWN" in upper or "BAD_CERTIFICATE" in upper:
-            return (
-                "TLS handshake failed (%s): the server wants a client certificate it trusts (client_cert, client_key)"
-                % text
-            )
-        if "WRONG_VERSION_NUMBER" in upper:
-            return "TLS handshake failed (%s): the endpoint speaks plain HTTP, use an http:// URL" % text
-        return "TLS error: %s" % text
-    if isinstance(reason, (socket.timeout, TimeoutError)):
-        return "timed out after %ss" % timeout
-    if isinstance(reason, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(reason, ConnectionResetError):
-        return "connection reset (an https:// endpoint answered as http://, or the server dropped it)"
-    if isinstance(exc, HTTPException):
-        return "bad HTTP answer (%s): is this an etcd client URL with the right scheme?" % exc.__class__.__name__
-    text = to_native(reason)
-    if "CERTIFICATE_VERIFY_FAILED" in text:
-        return "TLS certificate verification failed (%s): set ca_cert or validate_certs=false" % text
-    return text or exc.__class__.__name__
+    return http_transport.describe_transport_error(exc, timeout, EtcdClient.SERVICE, EtcdClient.URL_KIND)
 
 
 def normalize_endpoint(endpoint, tls):
     """'host:2379' -> 'http(s)://host:2379' (https when TLS options are set); no trailing slash."""
-    endpoint = to_text(endpoint).strip().rstrip("/")
-    if not endpoint:
-        raise GardenosClusterError("an etcd endpoint is empty")
-    if "://" not in endpoint:
-        endpoint = "%s://%s" % ("https" if tls else "http", endpoint)
-    scheme = endpoint.split("://", 1)[0].lower()
-    if scheme not in ("http", "https"):
-        raise GardenosClusterError("etcd endpoint %s: only http:// and https:// URLs are supported" % endpoint)
-    return endpoint
+    return http_transport.normalize_url(endpoint, tls, EtcdClient.URL_NAME)
 
 
 def normalize_member(member):
@@ -372,57 +321,32 @@ def _get(response, snake, camel, default=None):
     return response.get(camel, default)
 
 
-class _Unreachable(Exception):
-    """An endpoint could not be reached at all (internal: triggers failover)."""
+# An endpoint could not be reached at all (internal: triggers failover).
+_Unreachable = http_transport.Unreachable
 
 
-class EtcdClient:
+class EtcdClient(http_transport.RestClient):
     """A client for etcd's JSON gateway with endpoint failover, TLS and user/password auth."""
 
-    def __init__(
-        self,
-        endpoints,
-        *,
-        ca_cert=None,
-        client_cert=None,
-        client_key=None,
-        username=None,
-        password=None,
-        timeout=DEFAULT_TIMEOUT,
-        validate_certs=True,
-    ):
-        if not endpoints:
-            raise GardenosClusterError("endpoints must list at least one etcd client URL")
-        tls = bool(ca_cert or client_cert)
-        self.endpoints = [normalize_endpoint(endpoint, tls) for endpoint in endpoints]
-        self.ca_cert = ca_cert
-        self.client_cert = client_cert
-        self.client_key = client_key
-        self.username = username
-        self.password = password
-        self.timeout = float(timeout or DEFAULT_TIMEOUT)
-        self.validate_certs = validate_certs
+    URLS_OPTION = "endpoints"
+    URL_NAME = "etcd endpoint"
+    SERVICE = "etcd"
+    URL_KIND = "etcd client URL"
+    DEFAULT_TIMEOUT = DEFAULT_TIMEOUT
+
+    def __init__(self, endpoints, **connection):
+        super(EtcdClient, self).__init__(endpoints, **connection)
         self.api = None
         self.server_version = None
         self.cluster_version = None
         self._token = None
         self._authenticated = False
-        self._preferred = 0
         self.requests = 0
 
-    @classmethod
-    def from_params(cls, params):
-        """A client from a module's params (the shared connection options)."""
-        return cls(
-            endpoints=params["endpoints"],
-            ca_cert=params.get("ca_cert"),
-            client_cert=params.get("client_cert"),
-            client_key=params.get("client_key"),
-            username=params.get("username"),
-            password=params.get("password"),
-            timeout=params.get("timeout") or DEFAULT_TIMEOUT,
-            validate_certs=params.get("validate_certs", True),
-        )
+    @property
+    def endpoints(self):
+        """The endpoints, normalized."""
+        return self.urls
 
     @property
     def endpoint(self):
@@ -441,38 +365,9 @@ class EtcdClient:
         if method == "POST":
             data = json.dumps(body if body is not None else {}).encode("utf-8")
         self.requests += 1
-        try:
-            response = open_url(
-                url,
-                data=data,
-                headers=all_headers,
-                method=method,
-                use_proxy=False,
-                timeout=timeout,
-                validate_certs=self.validate_certs,
-                client_cert=self.client_cert,
-                client_key=self.client_key,
-                ca_path=self.ca_cert,
-                follow_redirects="none",
-                use_netrc=False,
-            )
-            raw = response.read()
-        except HTTPError as exc:
-            try:
-                error_body = exc.read()
-            except (OSError, HTTPException, ValueError):  # the body only decorates the message
-                error_body = b""
-            raise error_from_response(exc.code, error_body, url) from None
-        except (
-            URLError,
-            OSError,
-            HTTPException,
-            ValueError,
-            UrlsConnectionError,
-            SSLValidationError,
-            NoSSLError,
-        ) as exc:
-            raise _Unreachable(describe_transport_error(exc, timeout)) from None
+        status, raw = self.send(open_url, url, method=method, data=data, headers=all_headers, timeout=timeout)
+        if status >= 300:
+            raise error_from_response(status, raw, url)
         if not raw:
             return {}
         try:
@@ -568,7 +463,7 @@ class EtcdClient:
 
     def call_endpoint(self, endpoint, path, body=None, timeout=None):
         """POST to one given endpoint, no failover. An unreachable endpoint raises GardenosClusterError."""
-        endpoint = normalize_endpoint(endpoint, bool(self.ca_cert or self.client_cert))
+        endpoint = self.normalize(endpoint)
         try:
             return self._call_on(endpoint, path, body, timeout=timeout)
         except _Unreachable as exc:
@@ -576,7 +471,7 @@ class EtcdClient:
 
     def get_endpoint(self, endpoint, path, timeout=None):
         """GET a non-API path (``/health``, ``/version``) on one endpoint, no failover."""
-        endpoint = normalize_endpoint(endpoint, bool(self.ca_cert or self.client_cert))
+        endpoint = self.normalize(endpoint)
         try:
             return self._http(endpoint + path, method="GET", timeout=timeout)
         except _Unreachable as exc:
