@@ -1,0 +1,197 @@
+# -*- coding: utf-8 -*-
+# Copyright: gardenos.cluster developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The one Patroni definition of gardenos.cluster.
+
+Both the ``patroni`` role (Patroni on hosts) and the ``spilo`` role (Patroni in pods) build
+their Patroni configuration with these filters, from the same cluster settings, so the two
+cannot drift apart. Passwords never enter the configuration file: Patroni reads them from its
+environment (``PATRONI_SUPERUSER_PASSWORD`` ...), which ``patroni_environment`` returns, so the
+configuration can be shown in ``--diff`` output and logs.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+
+from ansible.errors import AnsibleFilterError
+from ansible.module_utils.common.collections import is_sequence
+
+# The users Patroni needs, by their key in the settings and in Patroni's configuration.
+USERS = ("superuser", "replication", "rewind")
+
+# Settings every cluster gets unless the caller says otherwise. Values are Patroni's own names.
+DEFAULT_DCS = {
+    "ttl": 30,
+    "loop_wait": 10,
+    "retry_timeout": 10,
+    "maximum_lag_on_failover": 1048576,
+    "postgresql": {
+        "use_pg_rewind": True,
+        "use_slots": True,
+        "parameters": {
+            "wal_level": "replica",
+            "hot_standby": "on",
+            "wal_log_hints": "on",
+            "max_wal_senders": 10,
+            "max_replication_slots": 10,
+            "wal_keep_size": "256MB",
+            "password_encryption": "scram-sha-256",
+        },
+    },
+}
+DEFAULT_INITDB = [{"encoding": "UTF8"}, "data-checksums"]
+
+
+def _merge(base, override):
+    """A deep merge of two mappings; ``override`` wins, mappings are merged key by key."""
+    result = copy.deepcopy(base)
+    for key, value in (override or {}).items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = _merge(result[key], value)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+def _require(settings, path):
+    """settings[a][b]... or an AnsibleFilterError naming the missing setting."""
+    value = settings
+    for part in path.split("."):
+        if not isinstance(value, dict) or value.get(part) in (None, "", []):
+            raise AnsibleFilterError("patroni_config: the Patroni settings have no %s" % path)
+        value = value[part]
+    return value
+
+
+def _pg_hba(settings):
+    """Patroni's pg_hba lines: local admin, replication and clients from the listed addresses only.
+
+    The superuser connects over the socket as the postgres OS user (peer); every network
+    connection needs a SCRAM password. Replication and rewind are allowed from the cluster's
+    members only, applications from ``client_addresses`` (HAProxy forwards from its own address).
+    """
+    users = settings["users"]
+    lines = [
+        "local all %s peer" % users["superuser"]["username"],
+        "local all all scram-sha-256",
+        "host all all 127.0.0.1/32 scram-sha-256",
+    ]
+    for address in settings.get("member_addresses") or []:
+        cidr = _cidr(address)
+        lines.append("host replication %s %s scram-sha-256" % (users["replication"]["username"], cidr))
+        lines.append("host all %s %s scram-sha-256" % (users["rewind"]["username"], cidr))
+        lines.append("host all %s %s scram-sha-256" % (users["superuser"]["username"], cidr))
+    for address in settings.get("client_addresses") or []:
+        lines.append("host all all %s scram-sha-256" % _cidr(address))
+    lines.extend(settings.get("pg_hba_extra") or [])
+    # The same address may be a member and a client: keep the first of each line.
+    unique = []
+    for line in lines:
+        if line not in unique:
+            unique.append(line)
+    return unique
+
+
+def _cidr(address):
+    address = "%s" % address
+    if "/" in address:
+        return address
+    return address + ("/128" if ":" in address else "/32")
+
+
+def patroni_config(settings, member=None):
+    """The Patroni configuration (a dict, to be written as YAML) for one member, or the
+    cluster-wide part of it when ``member`` is omitted (for Spilo, which names its members).
+
+    ``settings`` (cluster-wide):
+      scope, namespace, etcd: {hosts: [host:port], protocol, cacert, cert, key},
+      users: {superuser|replication|rewind: {username}}, restapi: {username, port},
+      postgresql: {port, parameters}, dcs: {...Patroni bootstrap.dcs overrides},
+      initdb: [...], member_addresses: [...], client_addresses: [...], pg_hba_extra: [...]
+    ``member`` (this member): name, address, data_dir, bin_dir, pgpass, and optionally
+      listen_addresses (default: address and 127.0.0.1).
+    """
+    if not isinstance(settings, dict):
+        raise AnsibleFilterError("patroni_config: the Patroni settings must be a mapping")
+    scope = _require(settings, "scope")
+    etcd_hosts = _require(settings, "etcd.hosts")
+    if not is_sequence(etcd_hosts):
+        raise AnsibleFilterError("patroni_config: etcd.hosts must be a list of host:port")
+    for user in USERS:
+        _require(settings, "users.%s.username" % user)
+    _require(settings, "restapi.username")
+
+    etcd = {"hosts": list(etcd_hosts), "protocol": settings["etcd"].get("protocol", "https")}
+    for key in ("cacert", "cert", "key"):
+        if settings["etcd"].get(key):
+            etcd[key] = settings["etcd"][key]
+
+    postgresql_settings = settings.get("postgresql") or {}
+    dcs = _merge(DEFAULT_DCS, settings.get("dcs"))
+    dcs["postgresql"]["parameters"] = _merge(dcs["postgresql"]["parameters"], postgresql_settings.get("parameters"))
+
+    config = {
+        "scope": scope,
+        "namespace": settings.get("namespace", "/service/"),
+        "etcd3": etcd,
+        "bootstrap": {
+            "dcs": dcs,
+            "initdb": copy.deepcopy(settings.get("initdb", DEFAULT_INITDB)),
+        },
+        "restapi": {"authentication": {"username": settings["restapi"]["username"]}},
+        "postgresql": {
+            "authentication": dict((user, {"username": settings["users"][user]["username"]}) for user in USERS),
+            "pg_hba": _pg_hba(settings),
+            "parameters": {"unix_socket_directories": "/var/run/postgresql"},
+        },
+    }
+    if member is None:
+        return config
+
+    for key in ("name", "address", "data_dir", "bin_dir"):
+        if not member.get(key):
+            raise AnsibleFilterError("patroni_config: the member has no %s" % key)
+    port = int(postgresql_settings.get("port", 5432))
+    api_port = int(settings["restapi"].get("port", 8008))
+    listen = member.get("listen_addresses") or [member["address"], "127.0.0.1"]
+    config["name"] = member["name"]
+    config["restapi"].update(
+        listen="0.0.0.0:%d" % api_port,
+        connect_address="%s:%d" % (member["address"], api_port),
+    )
+    config["postgresql"].update(
+        listen="%s:%d" % (",".join(listen), port),
+        connect_address="%s:%d" % (member["address"], port),
+        data_dir=member["data_dir"],
+        bin_dir=member["bin_dir"],
+        pgpass=member.get("pgpass", "/var/lib/postgresql/.pgpass_patroni"),
+    )
+    return config
+
+
+def patroni_environment(passwords):
+    """Patroni's environment with the passwords (PATRONI_<USER>_PASSWORD, PATRONI_RESTAPI_PASSWORD).
+
+    ``passwords``: {superuser, replication, rewind, restapi}; each must be set.
+    """
+    env = {}
+    for user in (*USERS, "restapi"):
+        password = (passwords or {}).get(user)
+        if not password:
+            raise AnsibleFilterError("patroni_environment: no password for the Patroni %s user" % user)
+        env["PATRONI_%s_PASSWORD" % user.upper()] = "%s" % password
+    return env
+
+
+class FilterModule:
+    """The Patroni definition filters."""
+
+    def filters(self):
+        return {
+            "patroni_config": patroni_config,
+            "patroni_environment": patroni_environment,
+        }

@@ -1,0 +1,173 @@
+"""The one Patroni definition: gardenos.cluster.patroni_config and patroni_environment."""
+
+import copy
+
+import pytest
+from ansible.errors import AnsibleFilterError
+from ansible_collections.gardenos.cluster.plugins.filter.patroni import (
+    FilterModule,
+    patroni_config,
+    patroni_environment,
+)
+
+SETTINGS = {
+    "scope": "postgres-cluster",
+    "namespace": "/service/",
+    "etcd": {
+        "hosts": ["10.0.0.11:2379", "10.0.0.12:2379", "10.0.0.13:2379"],
+        "protocol": "https",
+        "cacert": "/etc/patroni/pki/etcd-ca.crt",
+        "cert": "/etc/patroni/pki/etcd-client.crt",
+        "key": "/etc/patroni/pki/etcd-client.key",
+    },
+    "users": {
+        "superuser": {"username": "postgres"},
+        "replication": {"username": "standby"},
+        "rewind": {"username": "rewind"},
+    },
+    "restapi": {"username": "patroni", "port": 8008},
+    "postgresql": {"port": 5532, "parameters": {"max_connections": 200}},
+    "dcs": {"ttl": 20, "postgresql": {"parameters": {"wal_keep_size": "1GB"}}},
+    "member_addresses": ["10.0.0.11", "10.0.0.12", "10.0.0.13"],
+    "client_addresses": ["10.0.0.11", "192.0.2.0/24"],
+    "pg_hba_extra": ["hostssl app app 198.51.100.7/32 scram-sha-256"],
+}
+MEMBER = {
+    "name": "pg-1",
+    "address": "10.0.0.11",
+    "data_dir": "/var/lib/postgresql/15/postgres-cluster",
+    "bin_dir": "/usr/lib/postgresql/15/bin",
+}
+PASSWORDS = {"superuser": "su-pw", "replication": "repl-pw", "rewind": "rw-pw", "restapi": "api-pw"}
+
+
+def keys_of(value):
+    """Every mapping key anywhere in value."""
+    if isinstance(value, dict):
+        return set(value).union(*(keys_of(item) for item in value.values()))
+    if isinstance(value, list):
+        return set().union(*(keys_of(item) for item in value))
+    return set()
+
+
+def test_member_config_has_scope_etcd3_over_tls_and_addresses():
+    config = patroni_config(SETTINGS, MEMBER)
+    assert config["scope"] == "postgres-cluster"
+    assert config["namespace"] == "/service/"
+    assert config["name"] == "pg-1"
+    assert config["etcd3"] == {
+        "hosts": ["10.0.0.11:2379", "10.0.0.12:2379", "10.0.0.13:2379"],
+        "protocol": "https",
+        "cacert": "/etc/patroni/pki/etcd-ca.crt",
+        "cert": "/etc/patroni/pki/etcd-client.crt",
+        "key": "/etc/patroni/pki/etcd-client.key",
+    }
+    assert config["restapi"]["connect_address"] == "10.0.0.11:8008"
+    assert config["postgresql"]["listen"] == "10.0.0.11,127.0.0.1:5532"
+    assert config["postgresql"]["connect_address"] == "10.0.0.11:5532"
+    assert config["postgresql"]["data_dir"] == MEMBER["data_dir"]
+    assert config["postgresql"]["bin_dir"] == MEMBER["bin_dir"]
+
+
+def test_users_are_named_and_no_password_is_in_the_config():
+    config = patroni_config(SETTINGS, MEMBER)
+    assert config["postgresql"]["authentication"] == {
+        "superuser": {"username": "postgres"},
+        "replication": {"username": "standby"},
+        "rewind": {"username": "rewind"},
+    }
+    assert config["restapi"]["authentication"] == {"username": "patroni"}
+    assert "password" not in keys_of(config)
+
+
+def test_bootstrap_dcs_merges_overrides_over_the_defaults():
+    dcs = patroni_config(SETTINGS, MEMBER)["bootstrap"]["dcs"]
+    assert dcs["ttl"] == 20
+    assert dcs["loop_wait"] == 10
+    assert dcs["postgresql"]["use_pg_rewind"] is True
+    parameters = dcs["postgresql"]["parameters"]
+    assert parameters["wal_keep_size"] == "1GB"
+    assert parameters["max_connections"] == 200
+    assert parameters["wal_level"] == "replica"
+    assert parameters["password_encryption"] == "scram-sha-256"  # noqa: S105 - a method, not a password
+
+
+def test_pg_hba_lets_in_members_for_replication_and_clients_only_from_the_list():
+    hba = patroni_config(SETTINGS, MEMBER)["postgresql"]["pg_hba"]
+    assert hba[0] == "local all postgres peer"
+    for address in SETTINGS["member_addresses"]:
+        assert f"host replication standby {address}/32 scram-sha-256" in hba
+    assert "host all all 192.0.2.0/24 scram-sha-256" in hba
+    assert "host all all 10.0.0.11/32 scram-sha-256" in hba
+    assert "host all all 10.0.0.12/32 scram-sha-256" not in hba
+    assert hba[-1] == "hostssl app app 198.51.100.7/32 scram-sha-256"
+    assert not any(" trust" in line or "0.0.0.0/0" in line for line in hba)
+    assert len(hba) == len(set(hba))
+
+
+def test_cluster_part_without_a_member_is_the_same_definition():
+    whole = patroni_config(SETTINGS, MEMBER)
+    shared = patroni_config(SETTINGS)
+    assert "name" not in shared
+    assert "data_dir" not in shared["postgresql"]
+    for key in ("scope", "namespace", "etcd3", "bootstrap"):
+        assert shared[key] == whole[key]
+    assert shared["postgresql"]["pg_hba"] == whole["postgresql"]["pg_hba"]
+
+
+def test_settings_are_not_modified():
+    before = copy.deepcopy(SETTINGS)
+    patroni_config(SETTINGS, MEMBER)
+    assert before == SETTINGS
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        (("scope",), "no scope"),
+        (("etcd", "hosts"), "no etcd.hosts"),
+        (("users", "replication", "username"), "no users.replication.username"),
+        (("restapi", "username"), "no restapi.username"),
+    ],
+)
+def test_missing_settings_are_named(path, message):
+    settings = copy.deepcopy(SETTINGS)
+    target = settings
+    for part in path[:-1]:
+        target = target[part]
+    del target[path[-1]]
+    with pytest.raises(AnsibleFilterError, match=message):
+        patroni_config(settings, MEMBER)
+
+
+def test_etcd_hosts_must_be_a_list():
+    settings = copy.deepcopy(SETTINGS)
+    settings["etcd"]["hosts"] = "10.0.0.11:2379"
+    with pytest.raises(AnsibleFilterError, match="must be a list"):
+        patroni_config(settings, MEMBER)
+
+
+def test_member_without_data_dir_is_refused():
+    member = dict(MEMBER, data_dir="")
+    with pytest.raises(AnsibleFilterError, match="no data_dir"):
+        patroni_config(SETTINGS, member)
+
+
+def test_environment_carries_every_password():
+    assert patroni_environment(PASSWORDS) == {
+        "PATRONI_SUPERUSER_PASSWORD": "su-pw",
+        "PATRONI_REPLICATION_PASSWORD": "repl-pw",
+        "PATRONI_REWIND_PASSWORD": "rw-pw",
+        "PATRONI_RESTAPI_PASSWORD": "api-pw",
+    }
+
+
+@pytest.mark.parametrize("missing", ["superuser", "replication", "rewind", "restapi"])
+def test_environment_refuses_a_missing_password(missing):
+    passwords = dict(PASSWORDS, **{missing: ""})
+    with pytest.raises(AnsibleFilterError, match=f"no password for the Patroni {missing} user"):
+        patroni_environment(passwords)
+
+
+def test_filters_are_registered():
+    assert set(FilterModule().filters()) == {"patroni_config", "patroni_environment"}
