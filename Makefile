@@ -18,7 +18,7 @@ export PY_COLORS ?= 0
 
 MOLECULE_SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
-.PHONY: help venv image lab lab-down molecule-network lint ruff ansible-lint sanity unit integration molecule test clean
+.PHONY: help venv image wheels lab lab-down molecule-network lint ruff ansible-lint sanity unit integration molecule test clean
 help:
 	@echo "make lab       build the host image if needed, start the lab hosts, run site.yml on them"
 	@echo "make lab-down  remove the lab hosts and their network"
@@ -37,8 +37,18 @@ $(VENV)/.installed: requirements.txt
 image:
 	lab/image/build.sh
 
+# Patroni's wheels for the hosts (Debian 12's Python, the one the hosts run), built from the
+# role's pinned requirements on the controller: the lab and molecule hosts have no PyPI.
+PATRONI_WHEELS := .cache/patroni-wheels
+wheels: $(PATRONI_WHEELS).built
+$(PATRONI_WHEELS).built: roles/patroni/files/requirements.txt
+	rm -rf $(PATRONI_WHEELS) .cache/wheel-builder
+	/usr/bin/python3 -m venv .cache/wheel-builder
+	.cache/wheel-builder/bin/pip wheel --quiet --wheel-dir $(PATRONI_WHEELS) -r $<
+	touch $@
+
 LAB_INVENTORY := inventory/lab/servers.yaml
-lab: venv image
+lab: venv image wheels
 	ansible-playbook -i $(LAB_INVENTORY) lab/up.yml
 	ansible-playbook -i $(LAB_INVENTORY) site.yml
 
@@ -75,7 +85,7 @@ MOLECULE_SUBNET := 10.78.0.0/24
 molecule-network:
 	podman network exists $(MOLECULE_NETWORK) || podman network create --subnet $(MOLECULE_SUBNET) $(MOLECULE_NETWORK)
 
-molecule: venv image molecule-network
+molecule: venv image wheels molecule-network
 	@for s in $(MOLECULE_SCENARIOS); do echo "=== molecule scenario $$s"; molecule test -s $$s || exit 1; done
 
 test: lint sanity unit integration molecule
