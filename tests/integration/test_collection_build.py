@@ -64,6 +64,9 @@ def test_tarball_leaves_out_secrets_and_environments(installed_collection):
         ("module", "gardenos.cluster.etcd_deleterange"),
         ("module", "gardenos.cluster.etcd_member"),
         ("module", "gardenos.cluster.etcd_info"),
+        ("module", "gardenos.cluster.patroni_check"),
+        ("filter", "gardenos.cluster.patroni_config"),
+        ("filter", "gardenos.cluster.patroni_environment"),
     ],
 )
 def test_ansible_doc_shows_installed_plugin(installed_collection, plugin_type, name):

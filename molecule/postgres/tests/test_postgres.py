@@ -1,0 +1,212 @@
+"""Patroni + PostgreSQL behind HAProxy on 3 hosts: the HA path end to end.
+
+side_effect.yml ran the stale-DCS drill before these tests; the failover test runs last
+because it moves the leader.
+"""
+
+import json
+import os
+import re
+import shlex
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import testinfra
+from conftest import scenario_servers
+
+SERVERS = scenario_servers()
+NAMES = sorted(SERVERS)
+HOSTS = {name: testinfra.get_host(f"podman://{name}") for name in NAMES}
+PG_PORT = 5532
+STATE_DIR = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent"))
+ETCDCTL = (
+    "ETCDCTL_API=3 etcdctl --endpoints https://127.0.0.1:2379 --cacert /etc/etcd/pki/ca.crt"
+    " --cert /etc/etcd/pki/admin.crt --key /etc/etcd/pki/admin.key"
+)
+
+
+def ip(name):
+    return SERVERS[name]["ip"]
+
+
+def superuser_password():
+    """The superuser's password, as Patroni gets it (root-only environment file)."""
+    env = HOSTS[NAMES[0]].file("/etc/patroni/patroni.env").content_string
+    match = re.search(r'^PATRONI_SUPERUSER_PASSWORD="(.*)"$', env, re.MULTILINE)
+    assert match, "no superuser password in /etc/patroni/patroni.env"
+    return match.group(1)
+
+
+def psql(on, sql, *, host, port, timeout=5):
+    """Run SQL with psql on host `on`, against host:port, as the superuser; the result object."""
+    command = (
+        f"PGPASSWORD={shlex.quote(superuser_password())} PGCONNECT_TIMEOUT={timeout} "
+        f"psql -X -At -h {host} -p {port} -U postgres -d postgres -v ON_ERROR_STOP=1 -c {shlex.quote(sql)}"
+    )
+    return HOSTS[on].run(command)
+
+
+def cluster():
+    """Patroni's view of the cluster, from any member's REST API."""
+    for name in NAMES:
+        result = HOSTS[name].run(f"curl -sf --max-time 3 http://{ip(name)}:8008/cluster")
+        if result.rc == 0:
+            return json.loads(result.stdout)
+    raise AssertionError("no Patroni REST API answered")
+
+
+def leader():
+    leaders = [m["name"] for m in cluster()["members"] if m["role"] == "leader"]
+    return leaders[0] if len(leaders) == 1 else None
+
+
+def wait_healthy(timeout=90):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        members = cluster()["members"]
+        roles = sorted(m["role"] for m in members)
+        if roles == ["leader", "replica", "replica"] and all(m["state"] in ("running", "streaming") for m in members):
+            return members
+        time.sleep(1)
+    raise AssertionError(f"cluster not healthy after {timeout}s: {cluster()}")
+
+
+def test_every_member_runs_patroni_as_postgres():
+    for name in NAMES:
+        service = HOSTS[name].service("patroni")
+        assert service.is_running and service.is_enabled, name
+        users = {p.user for p in HOSTS[name].process.filter(comm="patroni")}
+        assert users == {"postgres"}, (name, users)
+
+
+def test_cluster_has_one_leader_and_two_streaming_replicas():
+    members = wait_healthy()
+    replicas = [m for m in members if m["role"] == "replica"]
+    assert [m["state"] for m in replicas] == ["streaming", "streaming"], members
+
+
+def test_haproxy_5432_reaches_the_primary_from_every_haproxy_host():
+    for name in NAMES:
+        result = psql(name, "select pg_is_in_recovery()", host=ip(name), port=5432)
+        assert result.rc == 0, (name, result.stderr)
+        assert result.stdout.strip() == "f", name
+
+
+def test_haproxy_5433_reaches_a_replica():
+    result = psql(NAMES[0], "select pg_is_in_recovery()", host=ip(NAMES[0]), port=5433)
+    assert result.rc == 0, result.stderr
+    assert result.stdout.strip() == "t"
+
+
+def test_a_row_written_through_haproxy_is_read_on_every_replica():
+    token = uuid.uuid4().hex
+    write = psql(
+        NAMES[0],
+        f"create table if not exists molecule_rows (token text); insert into molecule_rows values ('{token}')",
+        host=ip(NAMES[0]),
+        port=5432,
+    )
+    assert write.rc == 0, write.stderr
+    for member in cluster()["members"]:
+        if member["role"] != "replica":
+            continue
+        deadline = time.monotonic() + 15
+        while True:
+            read = psql(
+                NAMES[0],
+                f"select count(*) from molecule_rows where token = '{token}'",
+                host=member["host"],
+                port=PG_PORT,
+            )
+            if read.rc == 0 and read.stdout.strip() == "1":
+                break
+            assert time.monotonic() < deadline, (member["name"], read.stdout, read.stderr)
+            time.sleep(0.5)
+
+
+def test_passwords_stay_out_of_patroni_yml():
+    password = superuser_password()
+    for name in NAMES:
+        config = HOSTS[name].file("/etc/patroni/patroni.yml")
+        assert password not in config.content_string
+        env = HOSTS[name].file("/etc/patroni/patroni.env")
+        assert (env.user, env.mode) == ("root", 0o600), name
+
+
+def test_haproxy_stats_need_authentication():
+    name = NAMES[0]
+    anonymous = HOSTS[name].run(f"curl -s -o /dev/null -w '%{{http_code}}' http://{ip(name)}:8404/stats")
+    assert anonymous.stdout == "401"
+    wrong = HOSTS[name].run(f"curl -s -o /dev/null -w '%{{http_code}}' -u admin:wrong http://{ip(name)}:8404/stats")
+    assert wrong.stdout == "401"
+    password = (STATE_DIR / "secrets" / "haproxy-stats-password").read_text().split()[0]
+    good = HOSTS[name].run(
+        f"curl -s -o /dev/null -w '%{{http_code}}' -u admin:{shlex.quote(password)} http://{ip(name)}:8404/stats"
+    )
+    assert good.stdout == "200"
+
+
+def test_stale_dcs_drill_left_the_other_scope_alone():
+    """side_effect.yml wiped every data dir with the keys left in etcd and ran the recovery playbook."""
+    drill = json.loads((STATE_DIR / "stale-dcs-drill.json").read_text())
+    print(f"stale-DCS recovery playbook took {drill['recovery_playbook_time']}")
+    other = HOSTS[NAMES[0]].check_output(f"{ETCDCTL} get --prefix /service/postgres-cluster-2/ --keys-only")
+    assert sorted(filter(None, other.splitlines())) == [
+        "/service/postgres-cluster-2/config",
+        "/service/postgres-cluster-2/initialize",
+        "/service/postgres-cluster-2/leader",
+        "/service/postgres-cluster-2/members/other-1",
+    ]
+    backups = sorted((STATE_DIR / "backups" / "patroni-dcs").glob("postgres-cluster-*.json"))
+    assert backups, "the recovery playbook saved no backup of the keys"
+    saved = json.loads(backups[-1].read_text())
+    assert any(entry["key"] == "/service/postgres-cluster/initialize" for entry in saved), saved
+    assert all(entry["key"].startswith("/service/postgres-cluster/") for entry in saved)
+    assert oct(backups[-1].stat().st_mode & 0o777) == "0o600"
+
+
+def test_failover_through_haproxy_within_45_seconds():
+    wait_healthy()
+    old = leader()
+    assert old
+    client = next(name for name in NAMES if name != old)
+    token = uuid.uuid4().hex
+    before = psql(client, f"insert into molecule_rows values ('{token}')", host=ip(client), port=5432)
+    assert before.rc == 0, before.stderr
+    rows_before = int(psql(client, "select count(*) from molecule_rows", host=ip(client), port=5432).stdout)
+
+    started = time.monotonic()
+    HOSTS[old].check_output("systemctl stop patroni")
+    try:
+        while True:
+            elapsed = time.monotonic() - started
+            write = psql(
+                client,
+                "select pg_is_in_recovery(); insert into molecule_rows values ('after-failover')",
+                host=ip(client),
+                port=5432,
+                timeout=3,
+            )
+            if write.rc == 0 and write.stdout.strip().splitlines()[0] == "f":
+                break
+            assert elapsed < 45, f"no writable primary through HAProxy {elapsed:.0f}s after stopping {old}"
+            time.sleep(0.5)
+        print(f"failover through HAProxy took {elapsed:.1f}s")
+        assert leader() not in (None, old)
+        rows_after = int(psql(client, "select count(*) from molecule_rows", host=ip(client), port=5432).stdout)
+        assert rows_after == rows_before + 1
+        found = psql(client, f"select count(*) from molecule_rows where token = '{token}'", host=ip(client), port=5432)
+        assert found.stdout.strip() == "1"
+    finally:
+        HOSTS[old].run("systemctl start patroni")
+    wait_healthy(timeout=120)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_private_files_are_private(name):
+    key = HOSTS[name].file("/etc/patroni/pki/etcd-client.key")
+    assert (key.user, key.mode) == ("postgres", 0o600)
+    data = HOSTS[name].file("/var/lib/postgresql/15/postgres-cluster")
+    assert (data.user, data.mode) == ("postgres", 0o700)
