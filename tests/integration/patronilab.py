@@ -675,6 +675,15 @@ class PatroniCluster:
             lambda: bool((self.cluster_state() or {}).get("pause")) == bool(paused),
             timeout=60,
         )
+        # /cluster shows the DCS config at once; each member acts on it only from its next HA
+        # loop, and a member that has not seen the pause yet restarts a stopped PostgreSQL.
+        self.wait_for(
+            "every member in maintenance mode %s" % ("on" if paused else "off"),
+            lambda: all(
+                bool((self.patroni_state(node) or {}).get("pause")) == bool(paused) for node in self.nodes if node.alive
+            ),
+            timeout=60,
+        )
 
     def patroni_state(self, node):
         """GET /patroni of one member (its answer also comes with HTTP 503); None when it does not answer."""
