@@ -1,0 +1,117 @@
+"""haproxy.cfg as the haproxy role renders it (real Ansible templating), checked by the real
+`haproxy -c`, for both places the PostgreSQL primary can run: Patroni on hosts and the Spilo StatefulSet in
+K3s, on the example servers.yaml (3 K3s servers that also run Patroni, HAProxy on one).
+The patroni mode also runs for real in molecule `cluster`; the spilo mode needs K3s.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PLAYBOOK = REPO / "tests" / "integration" / "render" / "haproxy.yml"
+HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
+
+
+def render(tmp_path, inventory, *extra_vars):
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"))
+    command = [
+        "ansible-playbook",
+        "-i",
+        str(REPO / inventory),
+        "-e",
+        "ansible_connection=local",
+        "-e",
+        f"render_dir={tmp_path}",
+        "-e",
+        f"haproxy_secrets_controller_dir={tmp_path / 'secrets'}",
+        *[arg for var in extra_vars for arg in ("-e", var)],
+        str(PLAYBOOK),
+    ]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False, cwd=REPO)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    return result
+
+
+def listen_section(config, name):
+    match = re.search(rf"^listen {name}\n((?:[ \t]+.*\n?)*)", config, re.MULTILINE)
+    assert match, f"no 'listen {name}' in:\n{config}"
+    return match.group(1)
+
+
+def haproxy_check(path):
+    if not Path(HAPROXY).exists():
+        pytest.skip("haproxy is not installed (apt-get install haproxy)")
+    result = subprocess.run(
+        [HAPROXY, "-c", "-f", str(path)],
+        env=dict(os.environ, HAPROXY_STATS_PASSWORD="config-check"),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_spilo_mode_sends_to_the_node_ports_of_every_k3s_node(tmp_path):
+    render(tmp_path, "inventory/servers.yaml", "haproxy_postgres_backend=spilo")
+    config = (tmp_path / "ubuntu-8gb-hil-1.cfg").read_text()
+    haproxy_check(tmp_path / "ubuntu-8gb-hil-1.cfg")
+
+    primary = listen_section(config, "postgres_primary")
+    assert "bind *:5432" in primary
+    assert "http-check send meth GET uri /primary" in primary
+    servers = re.findall(r"^\s+server (\S+) (\S+) check port (\d+)$", primary, re.MULTILINE)
+    assert servers == [
+        ("ubuntu-8gb-ash-1", "198.51.100.21:30432", "30808"),
+        ("ubuntu-8gb-ash-2", "198.51.100.22:30432", "30808"),
+        ("ubuntu-8gb-hil-1", "192.0.2.11:30432", "30808"),
+    ]
+    # no replicas frontend: in K3s, read-only clients use the postgres-replica Service
+    assert "listen postgres_replicas" not in config
+
+    api = listen_section(config, "k3s_api")
+    assert "bind *:6443" in api
+    assert re.findall(r"server \S+ (\S+) check", api) == ["198.51.100.21:7443", "198.51.100.22:7443", "192.0.2.11:7443"]
+
+
+def test_patroni_hosts_are_the_default_when_there_are_some(tmp_path):
+    render(tmp_path, "inventory/servers.yaml")
+    config = (tmp_path / "ubuntu-8gb-hil-1.cfg").read_text()
+    haproxy_check(tmp_path / "ubuntu-8gb-hil-1.cfg")
+
+    primary = listen_section(config, "postgres_primary")
+    assert re.findall(r"server (\S+) (\S+) check port (\d+)", primary) == [
+        ("ubuntu-8gb-ash-1", "198.51.100.21:5532", "8008"),
+        ("ubuntu-8gb-ash-2", "198.51.100.22:5532", "8008"),
+        ("ubuntu-8gb-hil-1", "192.0.2.11:5532", "8008"),
+    ]
+    assert "uri /replica?lag=1MB" in listen_section(config, "postgres_replicas")
+
+
+def test_spilo_node_ports_follow_the_spilo_role(tmp_path):
+    render(
+        tmp_path,
+        "inventory/servers.yaml",
+        "haproxy_postgres_backend=spilo",
+        "spilo_primary_node_port=31432",
+        "spilo_restapi_node_port=31808",
+    )
+    primary = listen_section((tmp_path / "ubuntu-8gb-hil-1.cfg").read_text(), "postgres_primary")
+    assert "192.0.2.11:31432 check port 31808" in primary
+
+
+def test_no_postgres_frontend_when_asked(tmp_path):
+    render(tmp_path, "inventory/servers.yaml", "haproxy_postgres_backend=none")
+    config = (tmp_path / "ubuntu-8gb-hil-1.cfg").read_text()
+    assert "listen postgres_primary" not in config
+    assert "listen postgres_replicas" not in config
+    haproxy_check(tmp_path / "ubuntu-8gb-hil-1.cfg")
+
+
+def test_unknown_backend_is_refused_by_name(tmp_path):
+    with pytest.raises(AssertionError, match="haproxy_postgres_backend must be patroni"):
+        render(tmp_path, "inventory/servers.yaml", "haproxy_postgres_backend=k8s")
