@@ -1,0 +1,281 @@
+"""The K3s roles (roles/k3s_server, roles/k3s_agent).
+
+Their files are rendered by Ansible itself, from the roles' own templates, defaults and vars, for
+the hosts of a servers.yaml (render/k3s_render.yml run with ansible-playbook and the gardenos.cluster
+inventory plugin); nothing is installed. The example cluster is inventory/servers.yaml (3 servers,
+each etcd, k3s_server and, on the first, haproxy) plus an agent.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+RENDER = REPO / "tests" / "integration" / "render" / "k3s_render.yml"
+EXAMPLE = REPO / "inventory" / "servers.yaml"
+ROLES = REPO / "roles"
+
+SERVERS = {"ubuntu-8gb-hil-1": "192.0.2.11", "ubuntu-8gb-ash-1": "198.51.100.21", "ubuntu-8gb-ash-2": "198.51.100.22"}
+HAPROXY_IP = "192.0.2.11"
+AGENT, AGENT_IP = "ubuntu-8gb-fsn-1", "203.0.113.31"
+EXAMPLE_ENDPOINT = ",".join(f"https://{ip}:2379" for ip in SERVERS.values())
+CONTROL_PLANE_TAINT_KEYS = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")
+
+
+def example_servers(agent=True):
+    servers = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    if agent:
+        servers["servers"][AGENT] = {"ip": AGENT_IP, "region": "fsn", "services": ["k3s_agent"]}
+    return servers
+
+
+def render(workdir, servers, **extra_vars):
+    """Render the K3s files of every host of `servers` (a servers.yaml as a dict): returns
+    ({"hosts": {host: {"config.yaml", "unit", "unit_file"}}, "cluster": {...}}, the join token)."""
+    inventory = workdir / "inventory"
+    inventory.mkdir(parents=True)
+    (inventory / "servers.yaml").write_text(yaml.safe_dump(servers, sort_keys=False), encoding="utf-8")
+    out = workdir / "out"
+    out.mkdir()
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0"}
+    result = subprocess.run(
+        [
+            BIN / "ansible-playbook",
+            "-i",
+            inventory / "servers.yaml",
+            RENDER,
+            "-e",
+            json.dumps({"render_dir": str(out), **extra_vars}),
+        ],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+    rendered = json.loads((out / "rendered.json").read_text(encoding="utf-8"))
+    token = (inventory / "secrets" / "k3s-token").read_text(encoding="utf-8").strip()
+    return rendered, token
+
+
+def config(rendered, host):
+    return yaml.safe_load(rendered["hosts"][host]["config.yaml"])
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory):
+    return render(tmp_path_factory.mktemp("k3s-example"), example_servers())
+
+
+# -- servers -----------------------------------------------------------------------------------
+
+
+def test_server_datastore_is_every_etcd_member_over_mutual_tls(example):
+    rendered, _token = example
+    for host in SERVERS:
+        cfg = config(rendered, host)
+        assert cfg["datastore-endpoint"] == EXAMPLE_ENDPOINT
+        assert cfg["datastore-cafile"] == "/etc/rancher/k3s/etcd/ca.crt"
+        assert cfg["datastore-certfile"] == "/etc/rancher/k3s/etcd/client.crt"
+        assert cfg["datastore-keyfile"] == "/etc/rancher/k3s/etcd/client.key"
+
+
+def test_server_serves_on_7443_with_haproxy_in_its_certificate(example):
+    rendered, _token = example
+    for host, ip in SERVERS.items():
+        cfg = config(rendered, host)
+        assert cfg["https-listen-port"] == 7443
+        assert cfg["node-ip"] == ip
+        assert cfg["node-name"] == host
+        assert HAPROXY_IP in cfg["tls-san"]
+        assert ip in cfg["tls-san"]
+        assert host in cfg["tls-san"]
+        assert len(cfg["tls-san"]) == len(set(cfg["tls-san"]))
+
+
+def test_server_config_holds_no_token_and_no_taint(example):
+    rendered, token = example
+    assert len(token) == 48
+    for host in SERVERS:
+        text = rendered["hosts"][host]["config.yaml"]
+        cfg = yaml.safe_load(text)
+        assert token not in text
+        assert "token" not in cfg
+        assert cfg["token-file"] == "/etc/rancher/k3s/cluster-token"
+        assert not any("taint" in key for key in cfg), cfg
+        # a string for K3s, not the number YAML would make of an unquoted 0600
+        assert cfg["write-kubeconfig-mode"] == "0600"
+        assert cfg["disable"] == ["traefik", "servicelb"]
+        assert "local-storage" not in cfg["disable"]
+        assert text.startswith("#\n# Ansible managed\n")
+
+
+def test_server_unit_is_upstreams(example):
+    rendered, _token = example
+    files = rendered["hosts"]["ubuntu-8gb-hil-1"]
+    assert files["unit_file"] == "/etc/systemd/system/k3s.service"
+    lines = files["unit"].splitlines()
+    assert "ExecStart=/usr/local/bin/k3s server" in lines
+    for line in (
+        "Type=notify",
+        "KillMode=process",
+        "Delegate=yes",
+        "LimitNOFILE=1048576",
+        "LimitNPROC=infinity",
+        "TasksMax=infinity",
+        "Restart=always",
+        "ExecStartPre=-/sbin/modprobe br_netfilter",
+        "ExecStartPre=-/sbin/modprobe overlay",
+        "EnvironmentFile=-/etc/systemd/system/k3s.service.env",
+        "WantedBy=multi-user.target",
+    ):
+        assert line in lines, line
+
+
+# -- agents ------------------------------------------------------------------------------------
+
+
+def test_agent_joins_through_haproxy_with_the_token_file(example):
+    rendered, token = example
+    text = rendered["hosts"][AGENT]["config.yaml"]
+    assert token not in text
+    assert yaml.safe_load(text) == {
+        "node-name": AGENT,
+        "node-ip": AGENT_IP,
+        "server": f"https://{HAPROXY_IP}:6443",
+        "token-file": "/etc/rancher/k3s/cluster-token",
+    }
+
+
+def test_agent_unit_runs_k3s_agent(example):
+    rendered, _token = example
+    files = rendered["hosts"][AGENT]
+    assert files["unit_file"] == "/etc/systemd/system/k3s-agent.service"
+    lines = files["unit"].splitlines()
+    assert "ExecStart=/usr/local/bin/k3s agent" in lines
+    assert "EnvironmentFile=-/etc/systemd/system/k3s-agent.service.env" in lines
+    assert "Type=notify" in lines
+
+
+# -- cluster-wide steps ----------------------------------------------------------------------------
+
+
+def test_kubeconfig_for_the_controller_points_at_haproxy(example):
+    rendered, _token = example
+    kubeconfig = rendered["cluster"]["kubeconfig.yaml"]
+    parsed = yaml.safe_load(kubeconfig)
+    assert [c["cluster"]["server"] for c in parsed["clusters"]] == [f"https://{HAPROXY_IP}:6443"]
+    assert parsed["users"][0]["user"]["client-key-data"] == "S0VZCg=="
+    assert "127.0.0.1" not in kubeconfig
+
+
+def test_only_control_plane_taints_are_removed(example):
+    rendered, _token = example
+    assert sorted((t["node"], t["key"], t["effect"]) for t in rendered["cluster"]["taints"]) == [
+        ("server-a", "node-role.kubernetes.io/control-plane", "NoSchedule"),
+        ("server-a", "node-role.kubernetes.io/master", "NoExecute"),
+    ]
+
+
+# -- servers.yaml changes ----------------------------------------------------------------------------
+
+
+def test_adding_etcd_members_changes_every_server_datastore_endpoint(tmp_path, example):
+    servers = example_servers()
+    servers["servers"]["ubuntu-8gb-fsn-2"] = {"ip": "203.0.113.41", "region": "fsn", "services": ["etcd"]}
+    servers["servers"]["ubuntu-8gb-fsn-3"] = {"ip": "2001:db8::43", "region": "fsn", "services": ["etcd"]}
+    rendered, _token = render(tmp_path, servers)
+    for host in SERVERS:
+        endpoint = config(rendered, host)["datastore-endpoint"]
+        assert endpoint != config(example[0], host)["datastore-endpoint"]
+        assert endpoint == EXAMPLE_ENDPOINT + ",https://203.0.113.41:2379,https://[2001:db8::43]:2379"
+
+
+def test_adding_a_server_and_an_agent_changes_no_other_node(tmp_path, example):
+    servers = example_servers()
+    servers["servers"]["ubuntu-8gb-fsn-4"] = {"ip": "203.0.113.44", "region": "fsn", "services": ["k3s_server"]}
+    servers["servers"]["ubuntu-8gb-fsn-5"] = {"ip": "203.0.113.45", "region": "fsn", "services": ["k3s_agent"]}
+    rendered, _token = render(tmp_path, servers)
+    for host, files in example[0]["hosts"].items():
+        assert rendered["hosts"][host] == files, host
+    new = config(rendered, "ubuntu-8gb-fsn-4")
+    assert new["datastore-endpoint"] == EXAMPLE_ENDPOINT
+    assert HAPROXY_IP in new["tls-san"]
+    assert config(rendered, "ubuntu-8gb-fsn-5")["server"] == f"https://{HAPROXY_IP}:6443"
+
+
+def test_without_haproxy_agents_and_kubeconfig_use_the_first_server(tmp_path):
+    servers = example_servers()
+    for server in servers["servers"].values():
+        server["services"] = [s for s in server["services"] if s != "haproxy"]
+    rendered, _token = render(tmp_path, servers)
+    first = f"https://{SERVERS['ubuntu-8gb-hil-1']}:7443"
+    assert config(rendered, AGENT)["server"] == first
+    assert rendered["cluster"]["api_url"] == first
+    assert yaml.safe_load(rendered["cluster"]["kubeconfig.yaml"])["clusters"][0]["cluster"]["server"] == first
+
+
+def test_extra_settings_are_merged_last(tmp_path):
+    rendered, _token = render(
+        tmp_path,
+        example_servers(),
+        k3s_disable=[],
+        k3s_tls_san_extra=["k8s.example.net"],
+        k3s_server_config_extra={"disable": ["traefik"], "kube-apiserver-arg": ["audit-log-maxage=30"]},
+        k3s_agent_config_extra={"node-label": ["gardenos/pool=edge"]},
+    )
+    server = config(rendered, "ubuntu-8gb-ash-1")
+    assert server["disable"] == ["traefik"]
+    assert server["kube-apiserver-arg"] == ["audit-log-maxage=30"]
+    assert "k8s.example.net" in server["tls-san"]
+    assert config(rendered, AGENT)["node-label"] == ["gardenos/pool=edge"]
+
+
+# -- settings ------------------------------------------------------------------------------------
+
+
+def role_yaml(role, path):
+    return yaml.safe_load((ROLES / role / path).read_text(encoding="utf-8")) or {}
+
+
+def test_k3s_version_is_a_release_with_kubernetes_schemas():
+    """Manifests are validated against the Kubernetes schemas of the pinned K3s's minor version."""
+    kubernetes_validate = pytest.importorskip("kubernetes_validate.utils")
+    version = role_yaml("k3s_server", "defaults/main.yml")["k3s_version"]
+    match = re.fullmatch(r"v(\d+)\.(\d+)\.(\d+)\+k3s(\d+)", version)
+    assert match, version
+    minor = f"{match[1]}.{match[2]}"
+    assert minor in {kubernetes_validate.major_minor(v) for v in kubernetes_validate.all_versions()}, minor
+
+
+@pytest.mark.parametrize("role", ["k3s_server", "k3s_agent"])
+def test_argument_specs_document_every_default(role):
+    defaults = role_yaml(role, "defaults/main.yml")
+    options = role_yaml(role, "meta/argument_specs.yml")["argument_specs"]["main"]["options"]
+    assert set(defaults) <= set(options), set(defaults) - set(options)
+    for name, value in defaults.items():
+        if "default" in options[name] and not (isinstance(value, str) and "{{" in value):
+            assert options[name]["default"] == value, name
+        assert all(option.get("description") for option in options.values())
+
+
+def test_agent_shared_settings_are_the_servers():
+    """The agent role documents the k3s_* settings it takes from the k3s_server role's defaults,
+    with the same types and choices."""
+    server_defaults = role_yaml("k3s_server", "defaults/main.yml")
+    server_options = role_yaml("k3s_server", "meta/argument_specs.yml")["argument_specs"]["main"]["options"]
+    agent_options = role_yaml("k3s_agent", "meta/argument_specs.yml")["argument_specs"]["main"]["options"]
+    shared = {name for name in agent_options if not name.startswith("k3s_agent_")}
+    assert shared
+    assert shared <= set(server_defaults), shared - set(server_defaults)
+    for name in shared:
+        for key in ("type", "choices", "elements", "no_log"):
+            assert agent_options[name].get(key) == server_options[name].get(key), (name, key)
