@@ -16,9 +16,12 @@ export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
 export ANSIBLE_FORCE_COLOR ?= 0
 export PY_COLORS ?= 0
 
+# `$(call timed,<command>)` runs the command and prints how long the target took.
+timed = t0=$$SECONDS; $(1); echo "::: $@ took $$((SECONDS - t0))s"
+
 MOLECULE_SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
-.PHONY: help venv image wheels lab lab-down molecule-network lint ruff ansible-lint sanity unit integration molecule test clean
+.PHONY: help venv image wheels lab lab-down molecule-network molecule-prepare lint ruff ansible-lint sanity unit integration timing molecule test clean
 help:
 	@echo "make lab       build the host image if needed, start the lab hosts, run site.yml on them"
 	@echo "make lab-down  remove the lab hosts and their network"
@@ -57,10 +60,9 @@ lab-down: venv
 
 lint: ruff ansible-lint
 ruff: venv
-	ruff check .
-	ruff format --check .
+	$(call timed,ruff check . && ruff format --check .)
 ansible-lint: venv
-	ansible-lint --profile production
+	$(call timed,ansible-lint --profile production)
 
 # ansible-test installs each sanity test's pinned tools itself: keep them out of .venv, where
 # they would clash with ansible-lint's.
@@ -70,13 +72,16 @@ $(SANITY_VENV)/.installed: requirements.txt
 	$(SANITY_VENV)/bin/pip install --quiet "$$(grep '^ansible-core==' requirements.txt)"
 	touch $@
 sanity: $(SANITY_VENV)/.installed
-	PATH=$(CURDIR)/$(SANITY_VENV)/bin:$$PATH tests/sanity.sh
+	$(call timed,PATH=$(CURDIR)/$(SANITY_VENV)/bin:$$PATH tests/sanity.sh)
 
 unit: venv
-	pytest tests/unit
+	$(call timed,pytest tests/unit)
 
+# Tests that assert a wall-clock bound (marker `timing`) run alone, before the parallel stage.
 integration: venv
-	pytest tests/integration
+	$(call timed,pytest tests/integration -m "not timing")
+timing: venv
+	$(call timed,pytest tests/integration -m timing)
 
 # The scenarios' hosts get fixed IPs (their servers.yaml) on this network; molecule's
 # platform schema cannot give a network its subnet, so it is made here.
@@ -85,10 +90,28 @@ MOLECULE_SUBNET := 10.78.0.0/24
 molecule-network:
 	podman network exists $(MOLECULE_NETWORK) || podman network create --subnet $(MOLECULE_SUBNET) $(MOLECULE_NETWORK)
 
-molecule: venv image wheels molecule-network
-	@for s in $(MOLECULE_SCENARIOS); do echo "=== molecule scenario $$s"; molecule test -s $$s || exit 1; done
+# Each scenario has its own hosts and IPs, so scenarios can run side by side (make -j); every
+# line of a scenario's output carries its name.
+MOLECULE_TARGETS := $(addprefix molecule-,$(MOLECULE_SCENARIOS))
+molecule-prepare: venv image wheels molecule-network
+$(filter-out molecule-k3s,$(MOLECULE_TARGETS)): molecule-%: molecule-prepare
+	$(call timed,molecule test -s $* 2>&1 | sed -u 's/^/[$*] /')
+# K3s for real needs a k3s binary, which cannot be obtained here: without K3S_BINARY the
+# scenario is reported as skipped, never as passed.
+molecule-k3s: molecule-prepare
+	@if [ -z "$${K3S_BINARY:-}" ]; then \
+	  echo "::: molecule-k3s SKIPPED: K3S_BINARY is not set (path to a k3s binary; see molecule/k3s/molecule.yml)"; \
+	else \
+	  test -x "$$K3S_BINARY" || { echo "K3S_BINARY=$$K3S_BINARY is not an executable file" >&2; exit 1; }; \
+	  $(call timed,molecule test -s k3s 2>&1 | sed -u 's/^/[k3s] /'); \
+	fi
+molecule: $(MOLECULE_TARGETS)
 
-test: lint sanity unit integration molecule
+# The long parts (integration tests, molecule scenarios, sanity) mostly wait on hosts and
+# processes, not on the 2 CPUs: they run side by side after the quick checks and the timing tests.
+TEST_JOBS ?= 4
+test: lint unit timing molecule-prepare
+	$(MAKE) --no-print-directory -j$(TEST_JOBS) sanity integration $(MOLECULE_TARGETS)
 
 clean: lab-down
 	rm -rf $(VENV) $(SANITY_VENV) .collections .pytest_cache .ruff_cache

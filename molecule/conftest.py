@@ -10,10 +10,19 @@ from pathlib import Path
 import yaml
 
 
+def _scenario_inventory():
+    path = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "servers.yaml"
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
 def scenario_servers():
     """Return the scenario's servers.yaml `servers` mapping."""
-    path = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "servers.yaml"
-    return yaml.safe_load(path.read_text(encoding="utf-8"))["servers"]
+    return _scenario_inventory()["servers"]
+
+
+def scenario_cluster():
+    """Return the scenario's servers.yaml `cluster` mapping."""
+    return _scenario_inventory().get("cluster", {})
 
 
 def pytest_configure(config):

@@ -156,6 +156,7 @@ def test_single_key_and_explicit_range(kv_cluster, run_module):
     assert kv_cluster.keys(base) == [base + "d"]
 
 
+@pytest.mark.timing
 @by_flavour(PLAIN)
 def test_deletes_100k_keys_fast(kv_cluster, run_module):
     # Module time is nearly all etcd's own delete (about 0.5 CPU-second on each of the 3 members,

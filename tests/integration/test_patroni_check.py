@@ -9,6 +9,7 @@ older REST shapes.
 
 import time
 
+import pytest
 from etcdlab import free_ports
 
 MB = 1024 * 1024
@@ -143,6 +144,7 @@ def test_switchover(healthy_patroni, run_module):
     assert after["members"][0]["timeline"] > before["members"][0]["timeline"]
 
 
+@pytest.mark.timing
 def test_killed_leader_then_failover(healthy_patroni, run_module):
     cluster = healthy_patroni
     old = cluster.node(cluster.leader())

@@ -1,9 +1,10 @@
 """The common role: host name, /etc/hosts, base packages."""
 
 import pytest
-from conftest import scenario_servers
+from conftest import scenario_cluster, scenario_servers
 
 SERVERS = scenario_servers()
+DOMAIN = scenario_cluster()["domain"]
 
 
 def test_hostname_is_server_name(host):
@@ -13,7 +14,7 @@ def test_hostname_is_server_name(host):
 @pytest.mark.parametrize("name", sorted(SERVERS))
 def test_every_server_resolves_by_name(host, name):
     assert host.addr(name).ipv4_addresses == [SERVERS[name]["ip"]]
-    assert host.addr(f"{name}.common.gardenos.internal").ipv4_addresses == [SERVERS[name]["ip"]]
+    assert host.addr(f"{name}.{DOMAIN}").ipv4_addresses == [SERVERS[name]["ip"]]
 
 
 def test_etc_hosts_block_is_marked_once(host):
