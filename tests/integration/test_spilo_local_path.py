@@ -281,7 +281,7 @@ def test_spilo_statefulset(rendered):
     assert init["securityContext"]["runAsUser"] == 0
     assert "install -o 101 -g 103 -m 0600 /etc/gardenos/etcd-client-secret/client-patroni.key" in script
     postgres = container(statefulset)
-    assert postgres["image"] == init["image"] == "ghcr.io/zalando/spilo-17:4.0-p3"
+    assert postgres["image"] == init["image"] == "ghcr.io/zalando/spilo-17:4.0-p2"
     assert postgres["readinessProbe"]["httpGet"] == {"path": "/readiness", "port": "patroni", "scheme": "HTTP"}
     assert {p["name"]: p["containerPort"] for p in postgres["ports"]} == {"postgresql": 5432, "patroni": 8008}
     mounts = {m["name"]: m for m in postgres["volumeMounts"]}
