@@ -225,6 +225,10 @@ def test_stuck_uninitialized_cluster_and_its_recovery(healthy_patroni, run_modul
     assert_healthy_report(healed, cluster)
 
 
+# Debian's Patroni 3.0.2 under a heavily loaded machine (the parallel stage of make test) once
+# kept reporting a replica whose PostgreSQL was stopped in maintenance mode as running for over
+# 60 s: run it in the quiet stage.
+@pytest.mark.timing
 def test_patroni_3(patroni3_cluster, run_module):
     cluster = patroni3_cluster
     # What Debian's 3.0.2 answers differently: no scope in /cluster, replicas "running", no receive/replay lag.
