@@ -100,14 +100,17 @@ def patroni_base():
 
 
 @pytest.fixture(scope="module")
-def patroni_etcd(workdir, patroni_base):
+def patroni_etcd(workdir, bin_dirs, pki, patroni_base):
     """The etcd 3.5 cluster (plain HTTP) the Patroni clusters of a test module keep their state in."""
-    cluster = EtcdCluster(workdir / "patroni-etcd", etcd_35_bin_dir(), label="patroni-etcd")
-    try:
-        cluster.start()
-    except BaseException:
-        cluster.destroy()
-        raise
+    cluster = _cluster(workdir, bin_dirs, pki, "patroni-etcd", "3.5")
+    yield cluster
+    cluster.destroy()
+
+
+@pytest.fixture(scope="module")
+def tls_etcd(workdir, bin_dirs, pki, patroni_base):
+    """A 3-member etcd 3.5 cluster with client certificate authentication, as the etcd role runs it."""
+    cluster = _cluster(workdir, bin_dirs, pki, "tls-etcd", "3.5", tls=True)
     yield cluster
     cluster.destroy()
 

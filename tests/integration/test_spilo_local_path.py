@@ -31,7 +31,7 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
-from etcdlab import BIN, REPO, EtcdCluster, collections_root, etcd_35_bin_dir, free_ports
+from etcdlab import BIN, REPO, collections_root, free_ports
 from patronilab import PG_BIN, PatroniProcess, patroni_4, postgres_ids
 
 RENDER = REPO / "tests" / "integration" / "render"
@@ -483,19 +483,6 @@ def test_preflight_refuses_the_host_clusters_scope(controller):
 
 
 # -- the Spilo configuration on real Patroni and etcd -----------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def tls_etcd(workdir, pki):
-    """A 3-member etcd 3.5 cluster with client certificate authentication, as the etcd role runs it."""
-    cluster = EtcdCluster(workdir / "spilo-etcd", etcd_35_bin_dir(), tls=True, pki=pki, label="spilo-etcd")
-    try:
-        cluster.start()
-    except BaseException:
-        cluster.destroy()
-        raise
-    yield cluster
-    cluster.destroy()
 
 
 def spilo_generated(env, name, directory, rest_port, pg_port):
