@@ -729,6 +729,39 @@ class PatroniCluster:
         """Run pg_ctl on a member's data directory as postgres (e.g. "stop", "-m", "immediate")."""
         return self.run_as_postgres(node, ["pg_ctl", "-D", str(node.data_dir), *args], timeout)
 
+    def stop_postgres_in_pause(self, node, attempts=3, timeout=20):
+        """Maintenance mode on, then stop a member's PostgreSQL until Patroni reports it "stopped".
+
+        A member's REST API reports the pause as soon as the DCS shows it, while an HA loop that began
+        before may still restart a PostgreSQL it finds down (measured with Debian's Patroni 3.0.2):
+        stop it again then.
+        """
+        self.set_pause(True)
+        for attempt in range(1, attempts + 1):
+            if self.pg_is_running(node):
+                self.pg_ctl(node, "stop", "-m", "immediate", "-w")
+            try:
+                return self.wait_for(
+                    f"stopped PostgreSQL on {node.name} (attempt {attempt})",
+                    lambda: any(
+                        m["name"] == node.name and m["state"] == "stopped"
+                        for m in (self.cluster_state() or {}).get("members", [])
+                    ),
+                    timeout=timeout,
+                )
+            except RuntimeError:
+                if attempt == attempts:
+                    raise
+        return None
+
+    def pg_is_running(self, node):
+        """pg_ctl status: exit 0 while a postmaster runs on the data directory, 3 when none does."""
+        try:
+            self.pg_ctl(node, "status")
+        except RuntimeError:
+            return False
+        return True
+
     # module options -------------------------------------------------------------------------------
 
     def module_args(self, urls=None, **extra):

@@ -249,16 +249,7 @@ def test_patroni_3(patroni3_cluster, run_module):
 
     # A replica's PostgreSQL stopped, in maintenance mode so that Patroni leaves it stopped.
     replica = cluster.node(cluster.replicas()[0])
-    cluster.set_pause(True)
-    cluster.pg_ctl(replica, "stop", "-m", "immediate", "-w")
-    cluster.wait_for(
-        "stopped replica",
-        lambda: any(
-            m["name"] == replica.name and m["state"] == "stopped"
-            for m in (cluster.cluster_state() or {}).get("members", [])
-        ),
-        timeout=60,
-    )
+    cluster.stop_postgres_in_pause(replica)
     stopped = run_module("patroni_check", cluster.module_args(expected_members=3))
     assert stopped["failed"] is True and stopped["paused"] is True
     assert len(stopped["problems"]) == 1, stopped["problems"]
