@@ -1,0 +1,156 @@
+"""playbooks/health.yml for real, without a cluster: one host reached on this machine (local connection)
+where nothing runs, and one host that cannot be reached. The report must still be written (text and
+JSON, 0640), every check about what is down must fail (never pass), K3s is skipped, the run exits
+non-zero, and neither the output nor the reports hold the HAProxy stats password, even with colours
+forced on.
+"""
+
+import json
+import os
+import re
+import secrets
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from etcdlab import free_ports
+
+REPO = Path(__file__).resolve().parents[2]
+PLAYBOOK = REPO / "playbooks" / "health.yml"
+ANSI = re.compile(r"\x1b\[")
+
+
+@pytest.fixture(scope="module")
+def health(tmp_path_factory):
+    work = tmp_path_factory.mktemp("health")
+    etcd_port, stats_port = free_ports(2)
+    password = secrets.token_hex(16)
+    (work / "secrets").mkdir(mode=0o700)
+    (work / "secrets" / "haproxy-stats-password").write_text(password + "\n")
+    (work / "servers.yaml").write_text(
+        f"""cluster:
+  name: health-it
+servers:
+  here:
+    ip: 127.0.0.11
+    region: it
+    role: primary
+    services: [etcd, haproxy]
+    vars:
+      ansible_connection: local
+      ansible_become: false
+      ansible_python_interpreter: {sys.executable}
+      etcd_client_port: {etcd_port}
+      haproxy_stats_port: {stats_port}
+  gone:
+    ip: 127.0.0.12
+    region: it
+    services: [etcd]
+    vars:
+      ansible_port: 1
+      ansible_user: nobody
+"""
+    )
+    reports = work / "reports"
+    env = dict(
+        os.environ,
+        ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
+        ANSIBLE_FORCE_COLOR="1",
+        ANSIBLE_LOCAL_TEMP=str(work / "ansible-local"),
+    )
+    env.pop("ANSIBLE_NOCOLOR", None)
+    command = [
+        "ansible-playbook",
+        "-i",
+        str(work / "servers.yaml"),
+        "-e",
+        f"health_reports_dir={reports}",
+        "-e",
+        f"health_haproxy_socket={work / 'no-haproxy.sock'}",
+        str(PLAYBOOK),
+    ]
+    result = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
+    texts = sorted(reports.glob("health-*.txt"))
+    jsons = sorted(reports.glob("health-*.json"))
+    return {"result": result, "password": password, "texts": texts, "jsons": jsons}
+
+
+def output(health):
+    return health["result"].stdout + health["result"].stderr
+
+
+def report(health):
+    assert len(health["jsons"]) == 1, output(health)[-3000:]
+    return json.loads(health["jsons"][0].read_text())
+
+
+def checks(health):
+    return {(check["group"], check["name"]): check for check in report(health)["checks"]}
+
+
+def test_the_run_fails_but_writes_both_reports(health):
+    assert health["result"].returncode != 0, output(health)[-3000:]
+    assert len(health["texts"]) == 1, output(health)[-3000:]
+    assert len(health["jsons"]) == 1
+    assert re.fullmatch(r"health-[0-9]{8}T[0-9]{6}Z\.txt", health["texts"][0].name)
+    assert health["jsons"][0].stem == health["texts"][0].stem
+    for path in (*health["texts"], *health["jsons"]):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert "checks failed" in output(health)
+
+
+def test_the_text_report_is_plain_and_ends_with_the_score(health):
+    text = health["texts"][0].read_text()
+    assert not ANSI.search(text)
+    lines = text.splitlines()
+    assert lines[0].startswith("health-it health report, ")
+    assert lines[0].endswith(" UTC")
+    score = report(health)["score"]
+    assert lines[-1] == (
+        f"score: {score['passed']} passed, {score['warnings']} warnings, {score['failed']} failed, "
+        f"{score['skipped']} skipped (of {score['total']})"
+    )
+    assert "FAIL  hosts  gone reachable \u2014 saw: unreachable at 127.0.0.12: " in text
+    # the report is printed too
+    assert lines[-1] in output(health)
+
+
+def test_what_is_down_fails_by_name(health):
+    named = checks(health)
+    assert named[("hosts", "here reachable")]["status"] == "pass"
+    assert named[("hosts", "gone reachable")]["status"] == "fail"
+    for host in ("here", "gone"):
+        assert named[("etcd", f"member {host} healthy")]["status"] == "fail"
+        assert host in named[("etcd", f"member {host} healthy")]["fix"]
+    assert named[("etcd", "quorum")]["status"] == "fail"
+    assert named[("etcd", "certificate /etc/etcd/pki/server.crt on here")]["status"] == "fail"
+    assert named[("etcd", "certificates on gone")]["saw"] == "not checked: gone is unreachable"
+    assert named[("haproxy", "stats socket on here")]["status"] == "fail"
+    assert "no HAProxy stats socket" in named[("haproxy", "stats socket on here")]["saw"]
+    assert named[("haproxy", "stats page on here with the credentials")]["status"] == "fail"
+    # nothing that could not be seen passes
+    assert named[("security", "HAProxy stats on here refuse anonymous access")]["status"] == "warn"
+    assert named[("security", "etcd here refuses a client without a certificate")]["status"] != "pass"
+
+
+def test_k3s_and_patroni_are_skipped_without_their_hosts(health):
+    named = checks(health)
+    for name in ("nodes Ready", "no control-plane taints", "default StorageClass", "core pods running"):
+        assert named[("k3s", name)]["status"] == "skip"
+    assert named[("patroni", "Patroni cluster")]["status"] == "skip"
+
+
+def test_every_check_says_what_it_saw_and_what_to_do(health):
+    for check in report(health)["checks"]:
+        assert check["saw"], check
+        if check["status"] in ("warn", "fail"):
+            assert check["fix"], check
+
+
+def test_no_secret_in_the_output_or_the_reports(health):
+    password = health["password"]
+    assert password not in output(health)
+    for path in (*health["texts"], *health["jsons"]):
+        assert password not in path.read_text()
