@@ -42,7 +42,7 @@ class FakeHAProxy:
     def serve(self):
         while True:
             try:
-                conn, _ = self.server.accept()
+                conn = self.server.accept()[0]
             except OSError:
                 return
             with conn:
