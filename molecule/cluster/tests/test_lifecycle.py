@@ -1,0 +1,51 @@
+"""After the lifecycle drill added pg-4 and pg-5 and removed them again: the three members of
+servers.yaml are healthy etcd voters, the data written before is there, the removed servers'
+etcd is stopped and wiped and their Patroni stopped, with the database directory left on disk.
+(lifecycle.yml itself asserted the 5 voters, the rows, the quorum probe and the health report.)
+"""
+
+import json
+
+import pytest
+from conftest import scenario_servers
+
+# The cluster is checked from one member; the removed servers on their own.
+testinfra_hosts = ["podman://pg-1"]
+
+SERVERS = scenario_servers()
+ETCDCTL = (
+    "ETCDCTL_API=3 etcdctl --cacert /etc/etcd/pki/ca.crt --cert /etc/etcd/pki/admin.crt --key /etc/etcd/pki/admin.key"
+)
+ENDPOINTS = ",".join(f"https://{server['ip']}:2379" for server in SERVERS.values())
+
+
+def test_the_members_of_servers_yaml_remain_as_voters(host):
+    members = json.loads(host.check_output(f"{ETCDCTL} --endpoints {ENDPOINTS} member list -w json"))["members"]
+    assert sorted(member["name"] for member in members) == sorted(SERVERS)
+    assert not any(member.get("isLearner", False) for member in members)
+
+
+def test_data_written_before_the_add_is_still_there(host):
+    value = host.check_output(f"{ETCDCTL} --endpoints {ENDPOINTS} get /molecule/written-before-add --print-value-only")
+    assert value == "still-here"
+
+
+@pytest.fixture(params=["pg-4", "pg-5"])
+def removed_host(request, host):
+    return host.get_host(f"podman://{request.param}")
+
+
+def test_removed_server_is_out_of_etcd_and_patroni(removed_host):
+    assert not removed_host.service("etcd").is_running
+    assert not removed_host.service("etcd").is_enabled
+    assert not removed_host.file("/var/lib/etcd/member").exists
+    assert not removed_host.service("patroni").is_running
+    assert not removed_host.service("patroni").is_enabled
+    # The database is the operator's to wipe.
+    assert removed_host.file("/var/lib/postgresql/15/postgres-cluster/PG_VERSION").exists
+
+
+def test_pg_4_ran_etcd_3_5_from_the_controller(host):
+    """pg-4 used the `local` install method while the others run Debian's 3.4 package."""
+    pg4 = host.get_host("podman://pg-4")
+    assert pg4.check_output("/usr/local/bin/etcd --version").splitlines()[0].startswith("etcd Version: 3.5")
