@@ -77,6 +77,7 @@ MONTHS = dict(
 )
 ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+ANSIBLE_WRAPPING = re.compile(r"Task failed: (?:(?:Module|Action) failed: )?")
 MAX_SAW = 600
 
 # How an HTTPS request without a client certificate ends when etcd refuses it (TLS alerts and
@@ -98,8 +99,10 @@ NO_ANSWER = ("connection refused", "timed out", "no route to host", "name or ser
 
 
 def _text(value):
-    """One clean line: no ANSI escape, no control character, at most MAX_SAW characters."""
+    """One clean line: no ANSI escape, no control character, no wrapping of Ansible's own ("Task failed:
+    Module failed: ..."), at most MAX_SAW characters."""
     text = ANSI.sub("", "%s" % (value,))
+    text = ANSIBLE_WRAPPING.sub("", text)
     text = CONTROL.sub(" ", text)
     text = re.sub(r" {2,}", " ", text).strip()
     if len(text) > MAX_SAW:

@@ -1,8 +1,8 @@
-"""playbooks/health.yml for real, without a cluster: one host reached on this machine (local connection)
-where nothing runs, and one host that cannot be reached. The report must still be written (text and
-JSON, 0640), every check about what is down must fail (never pass), K3s is skipped, the run exits
-non-zero, and neither the output nor the reports hold the HAProxy stats password, even with colours
-forced on.
+"""playbooks/health.yml for real, without a cluster: two hosts reached on this machine (local connection)
+where nothing runs, one of them a K3s server whose API does not answer, and one host that cannot be
+reached. The report must still be written (text and JSON, 0640), every check about what is down must
+fail (never pass), Patroni is skipped, the run exits non-zero, and neither the output nor the reports
+hold the HAProxy stats password, even with colours forced on.
 """
 
 import json
@@ -25,10 +25,26 @@ ANSI = re.compile(r"\x1b\[")
 @pytest.fixture(scope="module")
 def health(tmp_path_factory):
     work = tmp_path_factory.mktemp("health")
-    etcd_port, stats_port = free_ports(2)
+    etcd_port, stats_port, api_port = free_ports(3)
     password = secrets.token_hex(16)
     (work / "secrets").mkdir(mode=0o700)
     (work / "secrets" / "haproxy-stats-password").write_text(password + "\n")
+    # The kubeconfig the k3s_server role would have fetched, for an API that does not answer.
+    (work / "secrets" / "kubeconfig.yaml").write_text(
+        f"""apiVersion: v1
+kind: Config
+clusters:
+- name: k3s
+  cluster: {{server: "https://127.0.0.1:{api_port}", insecure-skip-tls-verify: true}}
+users:
+- name: admin
+  user: {{token: not-a-real-token}}
+contexts:
+- name: k3s
+  context: {{cluster: k3s, user: admin}}
+current-context: k3s
+"""
+    )
     (work / "servers.yaml").write_text(
         f"""cluster:
   name: health-it
@@ -44,6 +60,14 @@ servers:
       ansible_python_interpreter: {sys.executable}
       etcd_client_port: {etcd_port}
       haproxy_stats_port: {stats_port}
+  kube:
+    ip: 127.0.0.13
+    region: it
+    services: [k3s_server]
+    vars:
+      ansible_connection: local
+      ansible_become: false
+      ansible_python_interpreter: {sys.executable}
   gone:
     ip: 127.0.0.12
     region: it
@@ -74,7 +98,13 @@ servers:
     result = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
     texts = sorted(reports.glob("health-*.txt"))
     jsons = sorted(reports.glob("health-*.json"))
-    return {"result": result, "password": password, "texts": texts, "jsons": jsons}
+    return {
+        "result": result,
+        "password": password,
+        "texts": texts,
+        "jsons": jsons,
+        "kubeconfig": work / "secrets" / "kubeconfig.yaml",
+    }
 
 
 def output(health):
@@ -135,11 +165,19 @@ def test_what_is_down_fails_by_name(health):
     assert named[("security", "etcd here refuses a client without a certificate")]["status"] != "pass"
 
 
-def test_k3s_and_patroni_are_skipped_without_their_hosts(health):
+def test_k3s_is_checked_through_the_kubeconfig_and_fails_without_an_api(health):
     named = checks(health)
-    for name in ("nodes Ready", "no control-plane taints", "default StorageClass", "core pods running"):
-        assert named[("k3s", name)]["status"] == "skip"
-    assert named[("patroni", "Patroni cluster")]["status"] == "skip"
+    assert named[("k3s", "nodes Ready")]["status"] == "fail"
+    assert named[("k3s", "nodes Ready")]["saw"].startswith("nodes not read: HTTPSConnectionPool(")
+    assert "Connection refused" in named[("k3s", "nodes Ready")]["saw"]
+    assert str(health["kubeconfig"]) in named[("k3s", "nodes Ready")]["fix"]
+    for name in ("no control-plane taints", "default StorageClass", "core pods running"):
+        assert named[("k3s", name)]["status"] == "fail"
+    assert named[("k3s", "k3s service on kube running")]["status"] == "fail"
+
+
+def test_patroni_is_skipped_without_its_hosts(health):
+    assert checks(health)[("patroni", "Patroni cluster")]["status"] == "skip"
 
 
 def test_every_check_says_what_it_saw_and_what_to_do(health):
