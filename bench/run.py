@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """`make bench`: measure the lab and the modules on this machine, in one run.
 
 Figures: a fresh converge of the 3-node lab (hosts recreated first), the idempotent re-run and
