@@ -45,6 +45,10 @@ install -d -m 0700 "$rootfs/root/.ssh"
 for unit in etcd.service haproxy.service postgresql.service; do
   rm -f "$rootfs"/etc/systemd/system/multi-user.target.wants/$unit
 done
+# And disabled for real: with etcd-server's etcd2.service alias left behind, `systemctl
+# is-enabled etcd` says "indirect", Ansible takes that for enabled, and etcd would not start
+# at boot (seen on the lab after a host restart).
+rm -f "$rootfs"/etc/systemd/system/etcd2.service
 # Patroni makes its own PostgreSQL cluster: drop the default one the package made, and make
 # no other (the patroni role writes the same setting on real servers before installing).
 [[ ! -d "$rootfs/etc/postgresql/15/main" ]] || chroot "$rootfs" pg_dropcluster 15 main

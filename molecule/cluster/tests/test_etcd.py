@@ -82,4 +82,6 @@ def test_etcd_runs_as_etcd_user(host):
     service = host.service("etcd")
     assert service.is_running
     assert service.is_enabled
+    # Not "indirect" (an alias left by a package: etcd would not start at boot).
+    assert host.check_output("systemctl is-enabled etcd") == "enabled"
     assert host.process.get(comm="etcd").user == "etcd"
