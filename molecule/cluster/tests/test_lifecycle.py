@@ -7,10 +7,16 @@ etcd is stopped and wiped and their Patroni stopped, with the database directory
 import json
 
 import pytest
+import testinfra
 from conftest import scenario_servers
 
-# The cluster is checked from one member; the removed servers on their own.
-testinfra_hosts = ["podman://pg-1"]
+
+@pytest.fixture
+def host():
+    """The cluster is checked from one member (molecule/conftest.py's --hosts would run each
+    test on every server); the removed servers on their own."""
+    return testinfra.get_host("podman://pg-1")
+
 
 SERVERS = scenario_servers()
 ETCDCTL = (
@@ -31,8 +37,8 @@ def test_data_written_before_the_add_is_still_there(host):
 
 
 @pytest.fixture(params=["pg-4", "pg-5"])
-def removed_host(request, host):
-    return host.get_host(f"podman://{request.param}")
+def removed_host(request):
+    return testinfra.get_host(f"podman://{request.param}")
 
 
 def test_removed_server_is_out_of_etcd_and_patroni(removed_host):
@@ -45,7 +51,7 @@ def test_removed_server_is_out_of_etcd_and_patroni(removed_host):
     assert removed_host.file("/var/lib/postgresql/15/postgres-cluster/PG_VERSION").exists
 
 
-def test_pg_4_ran_etcd_3_5_from_the_controller(host):
+def test_pg_4_ran_etcd_3_5_from_the_controller():
     """pg-4 used the `local` install method while the others run Debian's 3.4 package."""
-    pg4 = host.get_host("podman://pg-4")
+    pg4 = testinfra.get_host("podman://pg-4")
     assert pg4.check_output("/usr/local/bin/etcd --version").splitlines()[0].startswith("etcd Version: 3.5")

@@ -12,7 +12,7 @@ import pytest
 import testinfra
 from conftest import scenario_cluster, scenario_servers
 
-SERVERS = scenario_servers()
+SERVERS = {name: server for name, server in scenario_servers().items() if "etcd" in server["services"]}
 ETCDCTL = (
     "ETCDCTL_API=3 etcdctl --cacert /etc/etcd/pki/ca.crt --cert /etc/etcd/pki/admin.crt --key /etc/etcd/pki/admin.key"
 )
@@ -26,9 +26,9 @@ PREFIX = f"{scenario_cluster()['name']}-etcd-"
 
 @pytest.fixture(scope="module")
 def member():
-    """The cluster is checked once, from eb-1 (the `host` fixture would run each test on every
-    member; tests/test_members.py checks each)."""
-    return testinfra.get_host("podman://eb-1")
+    """The cluster is checked once, from k3s-1 (the `host` fixture would run each test on every
+    member; test_etcd_restored_members.py checks each)."""
+    return testinfra.get_host("podman://k3s-1")
 
 
 def test_every_key_written_before_the_backup_is_back(member):

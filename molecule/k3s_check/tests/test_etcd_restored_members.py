@@ -3,6 +3,17 @@ destroyed one is kept aside, and no snapshot copy is left behind."""
 
 import pytest
 import testinfra
+from conftest import scenario_servers
+
+ETCD_MEMBERS = [name for name, server in scenario_servers().items() if "etcd" in server["services"]]
+
+
+@pytest.fixture(params=ETCD_MEMBERS)
+def host(request):
+    """Each etcd member (k3s-4 is a K3s agent only). A module-level testinfra_hosts would not do:
+    molecule/conftest.py sets --hosts, which testinfra prefers."""
+    return testinfra.get_host(f"podman://{request.param}")
+
 
 SNAPSHOT_DIR = "/var/backups/etcd-snapshot"
 
@@ -38,8 +49,8 @@ def test_no_snapshot_is_left_on_the_member(host):
 
 @pytest.mark.parametrize("binary", ["etcd", "etcdctl", "etcdutl"])
 def test_the_local_member_runs_etcd_3_5_with_etcdutl(binary):
-    """eb-3 has the `local` install method: etcd 3.5 from the controller, etcdutl included."""
-    local_member = testinfra.get_host("podman://eb-3")
+    """k3s-3 has the `local` install method: etcd 3.5 from the controller, etcdutl included."""
+    local_member = testinfra.get_host("podman://k3s-3")
     assert local_member.file(f"/usr/local/bin/{binary}").mode == 0o755
     version = "--version" if binary == "etcd" else "version"
     assert "3.5." in local_member.check_output(f"/usr/local/bin/{binary} {version}")
