@@ -752,7 +752,6 @@ class PatroniCluster:
             except RuntimeError:
                 if attempt == attempts:
                     raise
-        return None
 
     def pg_is_running(self, node):
         """pg_ctl status: exit 0 while a postmaster runs on the data directory, 3 when none does."""
