@@ -738,8 +738,11 @@ class PatroniCluster:
         """
         self.set_pause(True)
         for attempt in range(1, attempts + 1):
-            if self.pg_is_running(node):
+            try:
                 self.pg_ctl(node, "stop", "-m", "immediate", "-w")
+            except RuntimeError as exc:
+                if "Is server running?" not in str(exc):  # pg_ctl's answer when it is already stopped
+                    raise
             try:
                 return self.wait_for(
                     f"stopped PostgreSQL on {node.name} (attempt {attempt})",
@@ -752,14 +755,6 @@ class PatroniCluster:
             except RuntimeError:
                 if attempt == attempts:
                     raise
-
-    def pg_is_running(self, node):
-        """pg_ctl status: exit 0 while a postmaster runs on the data directory, 3 when none does."""
-        try:
-            self.pg_ctl(node, "status")
-        except RuntimeError:
-            return False
-        return True
 
     # module options -------------------------------------------------------------------------------
 
