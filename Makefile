@@ -86,7 +86,7 @@ unit: venv
 
 # Tests that assert a wall-clock bound (marker `timing`) run alone, before the parallel stage.
 integration: venv
-	$(call timed,pytest tests/integration -m "not timing")
+	$(call timed,pytest tests/integration -m "not timing" --durations=15)
 timing: venv
 	$(call timed,pytest tests/integration -m timing)
 
@@ -124,9 +124,10 @@ molecule: $(MOLECULE_TARGETS)
 # scenario (cluster) in one slot, everything else in turn in the other. More at once only
 # thrashes 2 CPUs (measured: all four together took longer than running them in turn).
 TEST_JOBS ?= 2
-# ansible-lint (~2 minutes) runs in the second slot too: the cluster scenario is the longest job.
-test: ruff unit timing molecule-prepare
-	$(MAKE) --no-print-directory -j$(TEST_JOBS) molecule-cluster ansible-lint integration sanity $(filter-out molecule-cluster,$(MOLECULE_TARGETS))
+# ansible-lint (~2 minutes) and the unit tests run in the second slot too: the cluster scenario is
+# the longest job, so everything that need not run alone goes beside it.
+test: ruff timing molecule-prepare
+	$(MAKE) --no-print-directory -j$(TEST_JOBS) molecule-cluster ansible-lint unit integration sanity $(filter-out molecule-cluster,$(MOLECULE_TARGETS))
 
 clean: lab-down
 	rm -rf $(VENV) $(SANITY_VENV) .collections .pytest_cache .ruff_cache
