@@ -32,6 +32,7 @@ author:
   - gardenos.cluster developers (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - gardenos.cluster.attributes
   - gardenos.cluster.etcd
 attributes:
   check_mode:
@@ -40,8 +41,6 @@ attributes:
   diff_mode:
     support: full
     details: The keys of the range before, none after (at most O(max_keys_reported) listed).
-  platform:
-    platforms: posix
 options:
   key:
     description:

@@ -23,15 +23,9 @@ author:
   - gardenos.cluster developers (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - gardenos.cluster.attributes
+  - gardenos.cluster.attributes.info_module
   - gardenos.cluster.etcd
-attributes:
-  check_mode:
-    support: full
-    details: Read-only; runs the same in check mode.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
 options: {}
 seealso:
   - module: gardenos.cluster.etcd_member

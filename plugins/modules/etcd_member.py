@@ -30,6 +30,7 @@ author:
   - gardenos.cluster developers (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - gardenos.cluster.attributes
   - gardenos.cluster.etcd
 attributes:
   check_mode:
@@ -37,8 +38,6 @@ attributes:
     details: Reports what would be added, promoted or removed; RV(members) shows the outcome.
   diff_mode:
     support: none
-  platform:
-    platforms: posix
 options:
   name:
     description:

@@ -24,14 +24,8 @@ author:
   - gardenos.cluster developers (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-    details: Read-only; runs the same in check mode.
-  diff_mode:
-    support: none
-  platform:
-    platforms: posix
+  - gardenos.cluster.attributes
+  - gardenos.cluster.attributes.info_module
 options:
   socket:
     description:
