@@ -62,6 +62,7 @@ PATRONI_3_DEBS = (
     "python3-yaml",
 )
 TAG_VARIABLE = "GARDENOS_PATRONILAB_TAG"
+SUBREAPER = Path(__file__).resolve().with_name("subreaper.py")
 TAG_PREFIX = "gardenos-patronilab-"
 REST_USER = "patroni"
 REST_PASSWORD = "rest-pw-for-tests"  # noqa: S105 - throwaway credentials of throwaway clusters
@@ -296,8 +297,9 @@ class PatroniProcess:
         }
         self._log = open(self.log_file, "ab")
         # As postgres, in a session (process group) of its own; the postmaster gets yet another.
+        # Under a subreaper, which reaps the (double-forked) postmaster at once, as systemd does.
         self.proc = subprocess.Popen(
-            self.install.command(self.config_file),
+            [SYSTEM_PYTHON, "-I", str(SUBREAPER), *self.install.command(self.config_file)],
             cwd=str(self.directory),
             env=env,
             user=uid,
@@ -729,32 +731,21 @@ class PatroniCluster:
         """Run pg_ctl on a member's data directory as postgres (e.g. "stop", "-m", "immediate")."""
         return self.run_as_postgres(node, ["pg_ctl", "-D", str(node.data_dir), *args], timeout)
 
-    def stop_postgres_in_pause(self, node, attempts=3, timeout=20):
-        """Maintenance mode on, then stop a member's PostgreSQL until Patroni reports it "stopped".
-
-        A member's REST API reports the pause as soon as the DCS shows it, while an HA loop that began
-        before may still restart a PostgreSQL it finds down (measured with Debian's Patroni 3.0.2):
-        stop it again then.
-        """
+    def stop_postgres_in_pause(self, node, timeout=20):
+        """Maintenance mode on, then stop a member's PostgreSQL and wait until Patroni reports it "stopped"."""
         self.set_pause(True)
-        for attempt in range(1, attempts + 1):
-            try:
-                self.pg_ctl(node, "stop", "-m", "immediate", "-w")
-            except RuntimeError as exc:
-                if "Is server running?" not in str(exc):  # pg_ctl's answer when it is already stopped
-                    raise
-            try:
-                return self.wait_for(
-                    f"stopped PostgreSQL on {node.name} (attempt {attempt})",
-                    lambda: any(
-                        m["name"] == node.name and m["state"] == "stopped"
-                        for m in (self.cluster_state() or {}).get("members", [])
-                    ),
-                    timeout=timeout,
-                )
-            except RuntimeError:
-                if attempt == attempts:
-                    raise
+        answer = self.pg_ctl(node, "stop", "-m", "immediate", "-w")
+        try:
+            return self.wait_for(
+                f"stopped PostgreSQL on {node.name}",
+                lambda: any(
+                    m["name"] == node.name and m["state"] == "stopped"
+                    for m in (self.cluster_state() or {}).get("members", [])
+                ),
+                timeout=timeout,
+            )
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}\npg_ctl stop: {answer}\n--- {node.name}, longer\n{node.log_tail(80)}") from None
 
     # module options -------------------------------------------------------------------------------
 
