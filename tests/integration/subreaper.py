@@ -31,8 +31,9 @@ def main(argv):
     if child == 0:
         try:
             os.execvp(argv[0], argv)  # noqa: S606 - the command line is the caller's, as with exec
-        finally:
-            os._exit(127)
+        except OSError as exc:  # said before _exit, which would drop the traceback
+            print(f"subreaper: cannot run {argv[0]}: {exc}", file=sys.stderr, flush=True)
+        os._exit(127)
     for signum in FORWARDED_SIGNALS:
         signal.signal(signum, lambda received, _frame: os.kill(child, received))
     while True:
