@@ -21,7 +21,9 @@ def leader_and_replicas(result):
     return leader, [m for name, m in members.items() if name != result["leader"]]
 
 
-def assert_healthy_report(result, cluster, expected_leader=None):
+def assert_healthy_report(result, cluster, expected_leader=None, max_lag=0):
+    """max_lag: a report taken right after a disturbance may show a replica a few bytes behind (the
+    leader's position in etcd moved on before the replica's did), which the module rightly calls healthy."""
     assert not result["failed"], result.get("msg")
     assert result["changed"] is False
     assert result["healthy"] is True and result["problems"] == []
@@ -35,7 +37,7 @@ def assert_healthy_report(result, cluster, expected_leader=None):
     for replica in replicas:
         assert replica["role"] == "replica"
         assert replica["state"] == ("streaming" if cluster.streaming_state else "running")
-        assert replica["lag"] == 0
+        assert isinstance(replica["lag"], int) and 0 <= replica["lag"] <= max_lag, replica
     assert len({m["timeline"] for m in result["members"]}) == 1
     for member in result["members"]:
         node = cluster.node(member["name"])
@@ -126,7 +128,7 @@ def test_replica_with_replay_paused(healthy_patroni, run_module):
 
     # replay resumed and maintenance mode off: healthy again, seen by waiting
     caught_up = run_module("patroni_check", cluster.module_args(max_lag="2MB", expected_members=3, wait_timeout=60))
-    assert_healthy_report(caught_up, cluster)
+    assert_healthy_report(caught_up, cluster, max_lag=2 * MB)
 
 
 def test_switchover(healthy_patroni, run_module):
@@ -138,7 +140,7 @@ def test_switchover(healthy_patroni, run_module):
     assert status == 200, answer
 
     after = run_module("patroni_check", cluster.module_args(expected_members=3, wait_timeout=60))
-    assert_healthy_report(after, cluster, expected_leader=candidate)
+    assert_healthy_report(after, cluster, expected_leader=candidate, max_lag=MB)
     old = next(m for m in after["members"] if m["name"] == old_leader)
     assert old["role"] == "replica" and old["state"] == "streaming"
     assert after["members"][0]["timeline"] > before["members"][0]["timeline"]
@@ -176,7 +178,7 @@ def test_killed_leader_then_failover(healthy_patroni, run_module):
     # the old leader comes back as a replica (pg_rewind) when its Patroni starts again
     old.start()
     back = run_module("patroni_check", cluster.module_args(expected_members=3, wait_timeout=90))
-    assert_healthy_report(back, cluster, expected_leader=after["leader"])
+    assert_healthy_report(back, cluster, expected_leader=after["leader"], max_lag=MB)
 
 
 def test_stuck_uninitialized_cluster_and_its_recovery(healthy_patroni, run_module):
@@ -222,7 +224,7 @@ def test_stuck_uninitialized_cluster_and_its_recovery(healthy_patroni, run_modul
     )
     assert not deleted["failed"], deleted.get("msg")
     healed = run_module("patroni_check", cluster.module_args(expected_members=3, wait_timeout=120))
-    assert_healthy_report(healed, cluster)
+    assert_healthy_report(healed, cluster, max_lag=MB)
 
 
 # Debian's Patroni 3.0.2 under a heavily loaded machine (the parallel stage of make test) once
@@ -258,4 +260,4 @@ def test_patroni_3(patroni3_cluster, run_module):
 
     cluster.set_pause(False)  # Patroni starts it again
     back = run_module("patroni_check", cluster.module_args(expected_members=3, wait_timeout=60))
-    assert_healthy_report(back, cluster)
+    assert_healthy_report(back, cluster, max_lag=MB)  # CI once saw 96 bytes here
