@@ -51,6 +51,13 @@ def test_removed_server_is_out_of_etcd_and_patroni(removed_host):
     assert removed_host.file("/var/lib/postgresql/15/postgres-cluster/PG_VERSION").exists
 
 
+def test_pg_4_haproxy_stays_stopped_after_the_removal_of_pg_5():
+    """pg-5 was removed while pg-4 was still in servers.yaml: HAProxy must not start on pg-4 again."""
+    haproxy = testinfra.get_host("podman://pg-4").service("haproxy")
+    assert not haproxy.is_running
+    assert not haproxy.is_enabled
+
+
 def test_pg_4_ran_etcd_3_5_from_the_controller():
     """pg-4 used the `local` install method while the others run Debian's 3.4 package."""
     pg4 = testinfra.get_host("podman://pg-4")
