@@ -21,45 +21,59 @@ timed = t0=$$SECONDS; $(1); echo "::: $@ took $$((SECONDS - t0))s"
 
 MOLECULE_SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
-.PHONY: help venv image wheels lab lab-down bench molecule-network molecule-prepare lint ruff ansible-lint sanity unit integration timing molecule test clean
+.PHONY: help deps venv image wheels lab lab-down bench molecule-network molecule-prepare lint ruff ansible-lint sanity unit integration timing molecule test clean
 help:
 	@echo "make lab       build the host image if needed, start the lab hosts, run site.yml on them"
 	@echo "make lab-down  remove the lab hosts and their network"
 	@echo "make bench     time a fresh converge, a re-run and an added node on the lab, and the modules"
 	@echo "make test      ruff, ansible-lint, ansible-test sanity, unit, integration, molecule"
 
+# The machine's packages (podman, mmdebstrap, PostgreSQL, ...): installs what is missing, as root
+# or through sudo; a no-op when everything is there. `make lab` and `make test` start with it.
+deps:
+	@tools/deps.sh
+
 venv: $(VENV)/.installed
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt | deps
 	@test -n "$(PYTHON)" || { echo "no Python >= 3.12 found; set PYTHON=" >&2; exit 1; }
-	$(PYTHON) -m venv $(VENV)
-	# uv installs the requirements in a fifth of pip's time (measured 24 s against 124 s).
-	$(BIN)/pip install --quiet uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.txt
+	@echo "venv: installing requirements.txt into $(VENV) with uv"
+	@t0=$$SECONDS; \
+	  $(PYTHON) -m venv $(VENV); \
+	  $(BIN)/pip install --quiet uv; \
+	  $(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.txt; \
+	  echo "venv: ready in $$((SECONDS - t0))s"
+	@# uv installs the requirements in a fifth of pip's time (measured 24 s against 124 s).
 	mkdir -p .collections/ansible_collections/gardenos
 	ln -sfn ../../.. .collections/ansible_collections/gardenos/cluster
 	touch $@
 
-image:
-	lab/image/build.sh
+image: deps
+	@lab/image/build.sh
 
 # Patroni's wheels for the hosts (Debian 12's Python, the one the hosts run), built from the
 # role's pinned requirements on the controller: the lab and molecule hosts have no PyPI.
 PATRONI_WHEELS := .cache/patroni-wheels
 wheels: $(PATRONI_WHEELS).built
-$(PATRONI_WHEELS).built: roles/patroni/files/requirements.txt
-	rm -rf $(PATRONI_WHEELS) .cache/wheel-builder
-	/usr/bin/python3 -m venv .cache/wheel-builder
-	.cache/wheel-builder/bin/pip wheel --quiet --wheel-dir $(PATRONI_WHEELS) -r $<
+# Debian's venv has pip 23.0.1 and no `wheel`: sdists without pyproject.toml (python-etcd,
+# ydiff) then fail with "invalid command 'bdist_wheel'" unless pip's cache already holds them.
+$(PATRONI_WHEELS).built: roles/patroni/files/requirements.txt | deps
+	@echo "wheels: building Patroni's wheelhouse for the hosts' Python in $(PATRONI_WHEELS)"
+	@t0=$$SECONDS; \
+	  rm -rf $(PATRONI_WHEELS) .cache/wheel-builder; \
+	  /usr/bin/python3 -m venv .cache/wheel-builder; \
+	  .cache/wheel-builder/bin/pip install --quiet wheel; \
+	  .cache/wheel-builder/bin/pip wheel --quiet --wheel-dir $(PATRONI_WHEELS) -r $<; \
+	  echo "wheels: ready in $$((SECONDS - t0))s"
 	touch $@
 
 LAB_INVENTORY := inventory/lab/servers.yaml
-lab: venv image wheels
+lab: deps venv image wheels
 	ansible-playbook -i $(LAB_INVENTORY) lab/up.yml
 	ansible-playbook -i $(LAB_INVENTORY) site.yml
 
 # Measures the lab and the modules on this machine (bench/run.py): prints a table and writes
 # bench/results.json. Recreates the lab hosts; leaves the lab up with its 3 servers.
-bench: venv image wheels
+bench: deps venv image wheels
 	python bench/run.py
 
 lab-down: venv
@@ -130,7 +144,7 @@ molecule: $(MOLECULE_TARGETS)
 TEST_JOBS ?= 2
 # ansible-lint (~2 minutes) and the unit tests run in the second slot too: the cluster scenario is
 # the longest job, so everything that need not run alone goes beside it.
-test: ruff timing molecule-prepare
+test: deps ruff timing molecule-prepare
 	$(MAKE) --no-print-directory -j$(TEST_JOBS) MOLECULE_PREREQUISITES= molecule-cluster ansible-lint unit integration sanity $(filter-out molecule-cluster,$(MOLECULE_TARGETS))
 
 clean: lab-down
