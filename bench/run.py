@@ -74,7 +74,7 @@ def lab_figures():
     log(f"removing {ADDED} again")
     ansible_playbook(
         LAB_GROWN,
-        REPO / "playbooks" / "remove-server.yml",
+        REPO / "playbooks" / "remove_server.yml",
         "-e",
         f"server={ADDED}",
         "-e",

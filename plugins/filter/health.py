@@ -302,7 +302,7 @@ def _service_checks(obs, report_group):
 def _etcd_member_fix(host):
     return (
         "on %s: systemctl status etcd and journalctl -u etcd -n 50; start it with systemctl start etcd. "
-        "If it cannot rejoin, remove it (playbooks/etcd-remove-member.yml -e member=%s) and run site.yml to "
+        "If it cannot rejoin, remove it (playbooks/etcd_remove_member.yml -e member=%s) and run site.yml to "
         "add it back" % (host, host)
     )
 
@@ -420,7 +420,7 @@ def _etcd_checks(obs, settings):
             if extra:
                 problems.append("not in servers.yaml: %s" % _names(extra))
                 fixes.append(
-                    "remove %s with playbooks/etcd-remove-member.yml -e member=<name>, or put it back in "
+                    "remove %s with playbooks/etcd_remove_member.yml -e member=<name>, or put it back in "
                     "servers.yaml" % _names(extra)
                 )
             if unstarted:
@@ -939,7 +939,7 @@ def _patroni_checks(obs, settings):
         if result.get("uninitialized"):
             fix = (
                 "the members wait for a leader to bootstrap: if their data directories were wiped, run "
-                "playbooks/patroni-recover-stale-dcs.yml"
+                "playbooks/patroni_recover_stale_dcs.yml"
             )
         else:
             fix = "on the member named: systemctl status patroni; journalctl -u patroni -n 50"

@@ -567,7 +567,7 @@ def test_a_stuck_uninitialized_cluster_points_to_the_recovery_playbook():
         m.update(role="uninitialized", state="running", lag=None)
     every_host(observations, "patroni_check", result)
     named = by_name(run(observations))
-    assert "patroni-recover-stale-dcs.yml" in named["cluster postgres-cluster healthy"]["fix"]
+    assert "patroni_recover_stale_dcs.yml" in named["cluster postgres-cluster healthy"]["fix"]
     assert named["patroni: one leader"]["status"] == "fail"
 
 
