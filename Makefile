@@ -12,6 +12,8 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+# Each playbook run prints its time here (ansible.posix, a dev-only collection: not in ansible.cfg).
+export ANSIBLE_CALLBACKS_ENABLED ?= ansible.posix.timer
 export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
 export ANSIBLE_FORCE_COLOR ?= 0
 export PY_COLORS ?= 0
@@ -34,13 +36,13 @@ deps:
 	@tools/deps.sh
 
 venv: $(VENV)/.installed
-$(VENV)/.installed: requirements.txt | deps
+$(VENV)/.installed: requirements-dev.txt requirements.txt meta/ee-requirements.txt | deps
 	@test -n "$(PYTHON)" || { echo "no Python >= 3.12 found; set PYTHON=" >&2; exit 1; }
-	@echo "venv: installing requirements.txt into $(VENV) with uv"
+	@echo "venv: installing requirements-dev.txt into $(VENV) with uv"
 	@t0=$$SECONDS; \
 	  $(PYTHON) -m venv $(VENV); \
 	  $(BIN)/pip install --quiet uv; \
-	  $(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.txt; \
+	  $(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements-dev.txt; \
 	  echo "venv: ready in $$((SECONDS - t0))s"
 	@# uv installs the requirements in a fifth of pip's time (measured 24 s against 124 s).
 	mkdir -p .collections/ansible_collections/gardenos
@@ -88,9 +90,21 @@ ansible-lint: venv
 # ansible-test installs each sanity test's pinned tools itself: keep them out of .venv, where
 # they would clash with ansible-lint's.
 SANITY_VENV := .venv-sanity
-$(SANITY_VENV)/.installed: requirements.txt
+$(SANITY_VENV)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv $(SANITY_VENV)
-	$(SANITY_VENV)/bin/pip install --quiet "$$(grep '^ansible-core==' requirements.txt)"
+	$(SANITY_VENV)/bin/pip install --quiet "$$(grep '^ansible-core==' requirements-dev.txt)"
+	touch $@
+
+# The oldest ansible-core the collection declares (meta/runtime.yml), for the built collection's
+# test (tests/integration/test_collection_build.py): every playbook and the inventory plugin
+# must load under it too.
+OLDEST_CORE := $(shell sed -n 's/^requires_ansible: *">=\([0-9.]*\)".*/\1/p' meta/runtime.yml)
+OLDEST_VENV := .venv-oldest
+export GARDENOS_OLDEST_ANSIBLE := $(CURDIR)/$(OLDEST_VENV)/bin
+$(OLDEST_VENV)/.installed: meta/runtime.yml | venv
+	@echo "venv: ansible-core $(OLDEST_CORE) into $(OLDEST_VENV)"
+	$(BIN)/uv venv --quiet --allow-existing --python $(BIN)/python $(OLDEST_VENV)
+	$(BIN)/uv pip install --quiet --python $(OLDEST_VENV)/bin/python "ansible-core==$(OLDEST_CORE)"
 	touch $@
 sanity: $(SANITY_VENV)/.installed
 	$(call timed,PATH=$(CURDIR)/$(SANITY_VENV)/bin:$$PATH tests/sanity.sh)
@@ -99,7 +113,7 @@ unit: venv
 	$(call timed,pytest tests/unit)
 
 # Tests that assert a wall-clock bound (marker `timing`) run alone, before the parallel stage.
-integration: venv
+integration: venv $(OLDEST_VENV)/.installed
 	$(call timed,pytest tests/integration -m "not timing" --durations=15)
 timing: venv
 	$(call timed,pytest tests/integration -m timing)
@@ -148,4 +162,4 @@ test: deps ruff timing molecule-prepare
 	$(MAKE) --no-print-directory -j$(TEST_JOBS) MOLECULE_PREREQUISITES= molecule-cluster ansible-lint unit integration sanity $(filter-out molecule-cluster,$(MOLECULE_TARGETS))
 
 clean: lab-down
-	rm -rf $(VENV) $(SANITY_VENV) .collections .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(SANITY_VENV) $(OLDEST_VENV) .collections .pytest_cache .ruff_cache
