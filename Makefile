@@ -23,7 +23,7 @@ timed = t0=$$SECONDS; $(1); echo "::: $@ took $$((SECONDS - t0))s"
 
 MOLECULE_SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
-.PHONY: help deps venv image wheels lab lab-down bench molecule-network molecule-prepare lint ruff ansible-lint sanity unit integration timing molecule test clean
+.PHONY: help deps venv image wheels lab lab-down bench molecule-network molecule-prepare lint ruff ansible-lint changelog-lint sanity unit integration timing molecule test clean
 help:
 	@echo "make lab       build the host image if needed, start the lab hosts, run site.yml on them"
 	@echo "make lab-down  remove the lab hosts and their network"
@@ -81,7 +81,11 @@ bench: deps venv image wheels
 lab-down: venv
 	ansible-playbook -i $(LAB_INVENTORY) lab/down.yml
 
-lint: ruff ansible-lint
+lint: ruff ansible-lint changelog-lint
+# The fragments of the next release and the released changelog (CHANGELOG.rst is generated from
+# changelogs/changelog.yaml by `antsibull-changelog release`).
+changelog-lint: venv
+	$(call timed,antsibull-changelog lint && antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml)
 ruff: venv
 	$(call timed,ruff check . && ruff format --check .)
 ansible-lint: venv
@@ -158,7 +162,7 @@ molecule: $(MOLECULE_TARGETS)
 TEST_JOBS ?= 2
 # ansible-lint (~2 minutes) and the unit tests run in the second slot too: the cluster scenario is
 # the longest job, so everything that need not run alone goes beside it.
-test: deps ruff timing molecule-prepare
+test: deps ruff changelog-lint timing molecule-prepare
 	$(MAKE) --no-print-directory -j$(TEST_JOBS) MOLECULE_PREREQUISITES= molecule-cluster ansible-lint unit integration sanity $(filter-out molecule-cluster,$(MOLECULE_TARGETS))
 
 clean: lab-down
