@@ -18,8 +18,9 @@ export CONTAINERS_CONF := $(CURDIR)/lab/containers.conf
 export ANSIBLE_FORCE_COLOR ?= 0
 export PY_COLORS ?= 0
 
-# `$(call timed,<command>)` runs the command and prints how long the target took.
-timed = t0=$$SECONDS; $(1); echo "::: $@ took $$((SECONDS - t0))s"
+# `$(call timed,<command>)` runs the command and prints how long the target took. The subshell
+# makes a failure anywhere in an `a && b` command fail the recipe (bare, `-e` ignores it).
+timed = t0=$$SECONDS; ( $(1) ); echo "::: $@ took $$((SECONDS - t0))s"
 
 MOLECULE_SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
