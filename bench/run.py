@@ -4,19 +4,26 @@ Figures: a fresh converge of the 3-node lab (hosts recreated first), the idempot
 its changed count, the converge that adds lab-4 (inventory/lab/servers-grown.yaml), and the
 module times of gardenos.cluster.etcd_deleterange (10k and 100k keys, a 3-member etcd 3.5 on
 loopback, as in the integration tests) and gardenos.cluster.patroni_check (the lab's 3 members).
-Changed counts come from the stats of Ansible's JSON callback, never from the text output.
+Playbooks run through ansible-runner's Python API: the counts come from its stats and the task
+times from its events, never from the text output.
 Writes bench/results.json and prints a table. Leaves the lab up with its 3 servers.
 """
 
 import json
 import os
 import platform
+import shlex
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
+
+import ansible_runner
+from ansible_runner.exceptions import AnsibleRunnerException
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
@@ -27,40 +34,107 @@ LAB = REPO / "inventory" / "lab" / "servers.yaml"
 LAB_GROWN = REPO / "inventory" / "lab" / "servers-grown.yaml"
 ADDED = "lab-4"
 RESULTS = REPO / "bench" / "results.json"
+ANSIBLE_CFG = REPO / "ansible.cfg"
+PATRONI_CHECK_TASK = "Check the lab's Patroni cluster"  # the task of bench/patroni_check.yml
+# The events of a host's task result, and the totals taken from ansible-runner's stats, which
+# call the unreachable count "dark".
+RESULT_EVENTS = ("runner_on_ok", "runner_on_failed", "runner_on_skipped", "runner_on_unreachable")
+TOTALS = {"ok": "ok", "changed": "changed", "failures": "failures", "unreachable": "dark", "skipped": "skipped"}
 
 
 def log(message):
     print(f"[bench] {message}", flush=True)
 
 
+class PlaybookRun(NamedTuple):
+    seconds: float
+    stats: dict  # ansible-runner's: {"ok": {host: count}, "changed": ..., "dark": ..., "processed": ...}
+    results: list  # the event_data of every host's task result (RESULT_EVENTS), in order
+
+
+def runner_env():
+    """The environment ansible-runner adds to ours for ansible-playbook."""
+    return {
+        # Its relative paths (collections_path = ./.collections ...) are relative to the file,
+        # whatever ansible-playbook's working directory.
+        "ANSIBLE_CONFIG": str(ANSIBLE_CFG),
+        "ANSIBLE_NOCOLOR": "1",
+        # ansible-playbook from this interpreter's venv, the one ansible_runner is imported from.
+        "PATH": os.pathsep.join(filter(None, (str(Path(sys.executable).parent), os.environ.get("PATH")))),
+    }
+
+
 def ansible_playbook(inventory, playbook, *extra):
-    """Run a playbook with the JSON callback: (seconds, the callback's document). Fails loudly."""
-    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_NOCOLOR="1")
-    # ansible.cfg's timer callback prints after the JSON document: raw_decode below stops before it.
-    command = ["ansible-playbook", "-i", str(inventory), *extra, str(playbook)]
-    log(" ".join(command[1:]))
-    start = time.monotonic()
-    proc = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=False)
-    seconds = time.monotonic() - start
-    try:
-        document, _end = json.JSONDecoder().raw_decode(proc.stdout[proc.stdout.index("{") :])
-    except ValueError:
-        document = None
-    if proc.returncode != 0 or document is None:
-        sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
-        raise SystemExit(f"bench: {playbook.name} failed (rc {proc.returncode})")
-    return seconds, document
+    """Run a playbook through ansible-runner: a PlaybookRun. Fails loudly, naming the playbook and rc.
+
+    inventory: a Path, or a host list such as "localhost,".
+    """
+    log(" ".join(["-i", str(inventory), *extra, str(playbook)]))
+    if isinstance(inventory, Path):
+        inventory_file, args = str(inventory), list(extra)
+    else:
+        # ansible-runner writes an inventory string that is no file into a file of its own, which
+        # none of ansible.cfg's enabled inventory plugins parses: a host list goes on the command line.
+        inventory_file, args = None, ["-i", inventory, *extra]
+    # ansible-runner sets SIGINT and SIGTERM to cancel its run, and leaves them so: they are put back after.
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    with tempfile.TemporaryDirectory(prefix="gardenos-bench-runner-") as private_data_dir:
+        start = time.monotonic()
+        try:
+            runner = ansible_runner.run(
+                private_data_dir=private_data_dir,  # its artifacts (events, stdout), removed with the directory
+                project_dir=str(REPO),  # ansible-playbook's working directory, as before ansible-runner
+                playbook=str(playbook),
+                inventory=inventory_file,
+                cmdline=shlex.join(args) or None,
+                envvars=runner_env(),
+                suppress_env_files=True,
+                # Ansible's own fact cache (memory, one run), not ansible-runner's jsonfile default.
+                fact_cache_type="memory",
+                quiet=True,
+            )
+        finally:
+            for number, handler in handlers.items():
+                if handler is not None:
+                    signal.signal(number, handler)
+        seconds = time.monotonic() - start
+        stats = runner.stats
+        if runner.rc != 0 or stats is None:
+            sys.stderr.write(output_tail(runner))
+            raise SystemExit(f"bench: {playbook.name} failed (rc {runner.rc}, {runner.status})")
+        results = [event["event_data"] for event in runner.events if event.get("event") in RESULT_EVENTS]
+    return PlaybookRun(seconds, stats, results)
 
 
-def totals(document):
-    """Sum the per-host stats of a JSON callback document."""
-    keys = ("ok", "changed", "failures", "unreachable", "skipped")
-    return {key: sum(host.get(key, 0) for host in document["stats"].values()) for key in keys}
+def output_tail(runner, size=4000):
+    """The end of a run's stdout and stderr (pexpect mode writes both to stdout)."""
+    tail = ""
+    for stream in ("stdout", "stderr"):
+        try:
+            with getattr(runner, stream) as handle:
+                tail += handle.read()[-size:]
+        except AnsibleRunnerException:
+            pass
+    return tail if tail.endswith("\n") or not tail else tail + "\n"
+
+
+def totals(stats):
+    """Sum ansible-runner's per-host stats."""
+    return {key: sum(stats.get(name, {}).values()) for key, name in TOTALS.items()}
 
 
 def converge(inventory):
-    seconds, document = ansible_playbook(inventory, REPO / "site.yml")
-    return {"seconds": round(seconds, 1), "hosts": len(document["stats"]), **totals(document)}
+    run = ansible_playbook(inventory, REPO / "site.yml")
+    return {"seconds": round(run.seconds, 1), "hosts": len(run.stats["processed"]), **totals(run.stats)}
+
+
+def task_timing(run, task, host="localhost"):
+    """Seconds per call of a task on a host, from its result event: the mean over a loop's items."""
+    for result in run.results:
+        if result.get("task") == task and result.get("host") == host:
+            calls = len(result.get("res", {}).get("results") or ()) or 1
+            return {"seconds": round(result["duration"] / calls, 3), "calls": calls}
+    raise SystemExit(f"bench: no result of the task {task!r} on {host}")
 
 
 def lab_figures():
@@ -88,21 +162,13 @@ def patroni_check_time():
     """Seconds a patroni_check task takes on the lab's 3 members: the mean of 5 calls in one task."""
     # The module runs on the controller; the lab inventory's connection vars (the SSH key path
     # built from inventory_dir) do not apply to localhost, so it gets an inventory of its own.
-    _seconds, document = ansible_playbook(
+    run = ansible_playbook(
         "localhost,",
         REPO / "bench" / "patroni_check.yml",
         "--connection=local",
         f"--extra-vars=ansible_python_interpreter={sys.executable}",
     )
-    task = document["plays"][0]["tasks"][0]
-    duration = task["task"]["duration"]
-    seconds = (parse_time(duration["end"]) - parse_time(duration["start"])).total_seconds()
-    calls = len(task["hosts"]["localhost"]["results"])
-    return {"seconds": round(seconds / calls, 3), "calls": calls}
-
-
-def parse_time(text):
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return task_timing(run, PATRONI_CHECK_TASK)
 
 
 def deleterange_figures():
