@@ -13,13 +13,13 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.gardenos.cluster.plugins.filter.health import (
     FilterModule,
-    classify_no_cert,
     health_checks,
     health_report,
     health_score,
-    parse_openssl_enddate,
 )
 from ansible_collections.gardenos.cluster.plugins.modules.haproxy_info import parse_stat
+from ansible_collections.gardenos.cluster.plugins.plugin_utils.health.etcd_certs import parse_openssl_enddate
+from ansible_collections.gardenos.cluster.plugins.plugin_utils.health.security import classify_no_cert
 
 NOW = "2026-11-24T01:30:00Z"
 HOSTS = ["lab-1", "lab-2", "lab-3"]

@@ -1,0 +1,126 @@
+# -*- coding: utf-8 -*-
+# Copyright: gardenos.cluster developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The security checks of the health report: each etcd member refuses a client without a certificate
+(ansible.builtin.uri on its client URL, without one), each HAProxy stats page refuses anonymous requests."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.gardenos.cluster.plugins.plugin_utils.health.common import (
+    as_dict,
+    as_int,
+    as_list,
+    check,
+    fix_reach,
+    short_error,
+)
+
+# How an HTTPS request without a client certificate ends when etcd refuses it (TLS alerts and
+# resets, worded by Python's ssl module, urllib and http.client), and when the request proves
+# nothing (the endpoint did not answer at all, or our own verification of its certificate failed).
+TLS_REFUSALS = (
+    "certificate required",
+    "alert",
+    "handshake",
+    "ssl",
+    "tls",
+    "reset by peer",
+    "eof occurred",
+    "remote end closed",
+    "broken pipe",
+)
+NOT_VERIFIED = ("certificate verify failed", "certificate_verify_failed")
+NO_ANSWER = ("connection refused", "timed out", "no route to host", "name or service not known", "unreachable")
+
+
+def classify_no_cert(status, msg):
+    """(status, saw) of an HTTPS request to etcd without a client certificate (ansible.builtin.uri's status and msg)."""
+    code = as_int(status, -1)
+    text = short_error(msg)
+    lower = text.lower()
+    if code > 0:
+        return "fail", "answered HTTP %d to a client without a certificate" % code
+    if any(marker in lower for marker in NOT_VERIFIED):
+        return "warn", "not verified: its certificate did not verify against the CA: %s" % text
+    if any(marker in lower for marker in NO_ANSWER):
+        return "warn", "not verified: it did not answer: %s" % text
+    if any(marker in lower for marker in TLS_REFUSALS):
+        return "pass", "refused the TLS session: %s" % text
+    return "warn", "not verified: %s" % (text or "no answer")
+
+
+def security_checks(obs):
+    """The etcd and HAProxy checks; one skip without either."""
+    checks = _etcd_no_cert_checks(obs) + [_stats_anonymous_check(obs, host) for host in obs.group("haproxy")]
+    if not checks:
+        checks.append(check("security", "security", "skip", "no etcd or haproxy hosts in the inventory"))
+    return checks
+
+
+def _etcd_no_cert_checks(obs):
+    """'etcd <host> refuses a client without a certificate' for each etcd host."""
+    hosts = obs.group("etcd")
+    if not hosts:
+        return []
+    by_host = {}
+    for result in map(as_dict, as_list(as_dict(obs.first("etcd_no_cert")).get("results"))):
+        by_host[as_dict(result.get("item")).get("key")] = result
+    return [_no_cert_check(host, by_host.get(host)) for host in hosts]
+
+
+def _no_cert_check(host, result):
+    name = "etcd %s refuses a client without a certificate" % host
+    if result is None:
+        return check(
+            "security",
+            name,
+            "fail",
+            "not checked: no etcd host was reachable to ask from",
+            "make an etcd host reachable over SSH (see the hosts checks)",
+        )
+    url = as_dict(as_dict(result.get("item")).get("value")).get("endpoint") or result.get("url") or ""
+    status, saw = classify_no_cert(result.get("status"), result.get("msg"))
+    fix = {
+        "fail": "etcd must require client certificates (client-cert-auth: true in /etc/etcd/etcd.conf.yml): "
+        "run site.yml",
+        "warn": "see the member check of %s, then run the report again" % host,
+    }.get(status)
+    return check("security", name, status, "%s %s" % (url, saw), fix)
+
+
+def _stats_anonymous_check(obs, host):
+    """'HAProxy stats on <host> refuse anonymous access': 401 without credentials."""
+    name = "HAProxy stats on %s refuse anonymous access" % host
+    result = obs.host(host).get("haproxy_stats_anonymous")
+    if not isinstance(result, dict):
+        return check("security", name, "fail", "not checked: %s" % obs.why_missing(host), fix_reach(host))
+    code = as_int(result.get("status"), -1)
+    url = result.get("url") or ""
+    if code == 401:
+        return check("security", name, "pass", "%s answered 401 without credentials" % url)
+    if 200 <= code < 400:
+        return check(
+            "security",
+            name,
+            "fail",
+            "%s answered %d without credentials" % (url, code),
+            "haproxy.cfg must have 'stats auth' in its stats section: run site.yml",
+        )
+    if code > 0:
+        return check(
+            "security",
+            name,
+            "warn",
+            "%s answered %d, not 401" % (url, code),
+            "check haproxy_stats_uri and the stats section of /etc/haproxy/haproxy.cfg",
+        )
+    return check(
+        "security",
+        name,
+        "warn",
+        "not verified: %s did not answer: %s" % (url, short_error(result.get("msg", ""))),
+        "see the HAProxy checks of %s, then run the report again" % host,
+    )
