@@ -175,8 +175,19 @@ GROUP_NAMES = ("all", "ungrouped", *SERVICES, "primary")
 # host vars the plugin derives from a server's fields, which its `vars:` may not override
 DERIVED_VARS = ("gardenos_ip", "gardenos_region", "gardenos_role", "gardenos_services")
 
+# Bounds on the file, checked before Ansible reads it: a servers.yaml is a few KB. Ansible copies every variable
+# value as a tree, so a few lines of nested YAML aliases ("billion laughs") would otherwise run it for minutes.
+MAX_FILE_BYTES = 1024 * 1024
+# nodes that YAML aliases may add to the document once expanded (200 servers sharing a vars block of 100 entries
+# through an alias add 40000)
+MAX_ALIAS_NODES = 100000
+# levels of nesting, the file's top-level mapping being the first and a server's `vars:` mapping the fourth
+MAX_DEPTH = 32
+
 _HOST_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 _REGION = re.compile(r"[a-z0-9_-]+")
+# the value of a top-level `plugin:` line, to tell whether a file too big to be parsed names this plugin
+_PLUGIN_LINE = re.compile(rb"""^plugin:[ \t]*(["']?)([A-Za-z0-9_.]+)\1[ \t]*(?:#.*)?$""", re.MULTILINE)
 
 
 def is_valid_host_name(name):
@@ -225,9 +236,16 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
 
     @staticmethod
     def _top_level_plugin_key(path):
-        """The scalar value of the file's top-level `plugin:` key; None when absent; raises when unreadable."""
+        """The scalar value of the file's top-level `plugin:` key; None when absent; raises when unreadable.
+
+        A file too big to be used is not parsed: its `plugin:` line is looked for instead (parse() refuses it).
+        """
         with open(path, "rb") as f:
-            node = yaml.compose(f, Loader=yaml.SafeLoader)
+            text = f.read(MAX_FILE_BYTES + 1)
+        if len(text) > MAX_FILE_BYTES:
+            match = _PLUGIN_LINE.search(text)
+            return match.group(2).decode("ascii") if match else None
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
         if isinstance(node, yaml.MappingNode):
             for key_node, value_node in node.value:
                 if isinstance(key_node, yaml.ScalarNode) and key_node.value == "plugin":
@@ -271,9 +289,14 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         return AnsibleParserError("%s: %s" % (": ".join(prefix), msg))
 
     def _check_yaml(self, text):
-        """Syntax errors with their line and column, emptiness, and duplicate keys, from the YAML node tree."""
+        """Syntax errors with their line and column, emptiness, duplicate keys, and what aliases expand to.
+
+        All from the YAML node tree, where an alias is the node it names (not a copy), before Ansible loads the file.
+        """
         try:
             root = yaml.compose(text, Loader=yaml.SafeLoader)
+        except RecursionError:
+            raise self._error("the YAML is nested too deeply to be read (at most %d levels)" % MAX_DEPTH) from None
         except yaml.MarkedYAMLError as e:
             mark = e.problem_mark or e.context_mark
             where = " at line %d, column %d" % (mark.line + 1, mark.column + 1) if mark else ""
@@ -289,6 +312,55 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                 % ("a list" if isinstance(root, yaml.SequenceNode) else "a scalar")
             )
         self._check_duplicate_keys(root, (), set())
+        self._check_expansion(root, (), 1, dict(shapes={}, open=set(), added=0))
+
+    def _check_expansion(self, node, keys, depth, state):
+        """The node's (nodes, height) once YAML aliases are expanded, the nodes capped at MAX_ALIAS_NODES + 1.
+
+        Each node is walked once: reaching it again is an alias (or a merge key) copying it, which adds its nodes
+        to state['added']. Refuses more than MAX_ALIAS_NODES added nodes, nesting deeper than MAX_DEPTH (aliases
+        included), and an alias inside the node it names.
+        """
+        ident = id(node)
+        if ident in state["open"]:
+            raise self._error(
+                "a YAML alias refers to the node on line %d, which contains it: recursive structures are not allowed"
+                % (node.start_mark.line + 1),
+                **self._where(keys),
+            )
+        shape = state["shapes"].get(ident)
+        if shape is None:
+            shape = self._expand_children(node, keys, depth, state)
+            state["shapes"][ident] = shape
+        else:
+            state["added"] += shape[0]
+            if state["added"] > MAX_ALIAS_NODES:
+                raise self._error(
+                    "YAML aliases copy more than %d nodes (here an alias of the node on line %d); repeat less "
+                    "through anchors and aliases" % (MAX_ALIAS_NODES, node.start_mark.line + 1),
+                    **self._where(keys),
+                )
+        if depth + shape[1] - 1 > MAX_DEPTH:
+            raise self._error("nested more than %d levels deep" % MAX_DEPTH, **self._where(keys))
+        return shape
+
+    def _expand_children(self, node, keys, depth, state):
+        """(nodes, height) of a node reached for the first time, from its children's."""
+        if isinstance(node, yaml.SequenceNode):
+            children = [(item, keys) for item in node.value]
+        elif isinstance(node, yaml.MappingNode):
+            children = []
+            for key_node, value_node in node.value:
+                children += [(key_node, keys), (value_node, (*keys, _node_name(key_node)))]
+        else:
+            return 1, 1
+        state["open"].add(id(node))
+        nodes, height = 1, 1
+        for child, child_keys in children:
+            child_nodes, child_height = self._check_expansion(child, child_keys, depth + 1, state)
+            nodes, height = min(nodes + child_nodes, MAX_ALIAS_NODES + 1), max(height, child_height + 1)
+        state["open"].discard(id(node))
+        return nodes, height
 
     def _check_duplicate_keys(self, node, keys, visited):
         """A YAML mapping keeps the last of duplicate keys silently: refuse them, naming both lines."""
@@ -310,20 +382,35 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                 seen[ident] = key_node.start_mark.line + 1
             self._check_duplicate_keys(value_node, (*keys, _node_name(key_node)), visited)
 
+    @staticmethod
+    def _where(keys):
+        """The server and field of a place in the file, from the mapping keys that lead to it."""
+        if len(keys) >= 2 and keys[0] == "servers":
+            return dict(server=keys[1], field=".".join(keys[2:]) or None)
+        return dict(field=".".join(keys) or None)
+
     def _raise_duplicate(self, keys, key, first, second):
         lines = "on lines %d and %d; YAML would silently keep only the last" % (first, second)
         if keys == ("servers",):
             raise self._error("the server is defined twice, %s" % lines, server=key)
-        if len(keys) >= 2 and keys[0] == "servers":
-            raise self._error("duplicate key %s" % lines, server=keys[1], field=".".join((*keys[2:], key)))
-        raise self._error("duplicate key %s" % lines, field=".".join((*keys, key)))
+        raise self._error("duplicate key %s" % lines, **self._where((*keys, key)))
+
+    def _check_size(self, size):
+        if size > MAX_FILE_BYTES:
+            raise self._error(
+                "the file is %d bytes, more than the %d (1 MiB) a servers.yaml may have" % (size, MAX_FILE_BYTES)
+            )
 
     def _load(self, path):
         """The file's data, checked for YAML problems first, loaded by Ansible (vault, trust for templates)."""
         try:
+            self._check_size(os.path.getsize(path))
             text = self.loader.get_text_file_contents(path)
+        except AnsibleParserError:
+            raise
         except Exception as e:
             raise self._error("cannot read the file: %s" % to_native(e)) from e
+        self._check_size(len(text.encode("utf-8", "surrogateescape")))  # once decrypted, when vaulted
         self._check_yaml(text)
         try:
             return self.loader.load_from_file(path, cache="none", trusted_as_template=True)

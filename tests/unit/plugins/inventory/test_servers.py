@@ -5,6 +5,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from unittest import mock
 
@@ -242,6 +243,72 @@ def test_repository_inventory(plugin):
     assert hosts_of(inventory, "region_ash") == ["ubuntu-8gb-ash-1", "ubuntu-8gb-ash-2"]
     assert inventory.groups["all"].get_vars()["gardenos_cluster_name"] == "gardenos"
     assert warnings_of(plugin) == []
+
+
+SERVERS_FILES = sorted(
+    str(path.relative_to(REPO))
+    for pattern in ("inventory/**/servers*.yaml", "molecule/*/servers*.yaml")
+    for path in REPO.glob(pattern)
+)
+
+
+def test_servers_files_found():
+    assert "inventory/lab/servers.yaml" in SERVERS_FILES
+    assert "molecule/cluster/servers-grown.yaml" in SERVERS_FILES
+
+
+@pytest.mark.parametrize("name", SERVERS_FILES)
+def test_every_servers_file_of_the_repository_loads(plugin, name):
+    """The shipped and lab files, and molecule's, which alias one `vars:` (&package_etcd) and compose ansible_host."""
+    inventory = InventoryData()
+    path = REPO / name
+    assert plugin.verify_file(str(path))
+    plugin.parse(inventory, DataLoader(), str(path), cache=False)
+    assert inventory.hosts
+    for host in inventory.hosts.values():
+        host_vars = host.get_vars()
+        assert host_vars["ansible_host"] == host_vars["gardenos_ip"]
+    if name.startswith("molecule/"):
+        assert {h.get_vars()["ansible_connection"] for h in inventory.hosts.values()} == {"ssh"}
+
+
+def test_anchors_and_aliases_of_vars(parse):
+    inventory = parse("""
+        servers:
+          pg-1:
+            ip: 10.78.0.41
+            region: zone-a
+            vars: &package_etcd
+              etcd_install_method: package
+              etcd_extra: {a: [1, 2], b: {c: d}}
+          pg-2:
+            ip: 10.78.0.42
+            region: zone-b
+            vars: *package_etcd
+          pg-3:
+            ip: 10.78.0.43
+            region: zone-c
+            vars:
+              <<: *package_etcd
+              etcd_install_method: local
+    """)
+    assert inventory.get_host("pg-2").get_vars()["etcd_extra"] == {"a": [1, 2], "b": {"c": "d"}}
+    assert inventory.get_host("pg-3").get_vars()["etcd_install_method"] == "local"
+    assert inventory.get_host("pg-3").get_vars()["etcd_extra"] == {"a": [1, 2], "b": {"c": "d"}}
+
+
+def test_many_aliases_of_a_large_vars_block(parse):
+    """Aliases under the bound: 200 servers sharing one vars mapping of 100 entries (~40000 copied nodes)."""
+    lines = ["servers:"]
+    for i in range(200):
+        lines += [f"  node-{i}:", f"    ip: 10.0.{i // 200}.{i % 200 + 1}", "    region: r"]
+        if i == 0:
+            lines.append("    vars: &common {" + ", ".join(f"v{n}: x" for n in range(100)) + "}")
+        else:
+            lines.append("    vars: *common")
+    inventory = parse("\n".join(lines) + "\n")
+    assert len(inventory.hosts) == 200
+    assert inventory.get_host("node-199").get_vars()["v99"] == "x"
 
 
 # ---- which files are claimed -----------------------------------------------------------------
@@ -615,6 +682,134 @@ def test_error_in_plugin_form_file(parse):
     assert str(error.value).startswith(
         parse.path("production.yml") + ": server 'node-1': field 'rolle': unknown key; did you mean 'role'?"
     )
+
+
+# ---- bad input refused fast: YAML aliases and file size ------------------------------------
+
+# Fifteen lines that expand to 9**9 strings: ansible-inventory ran for minutes on it (Ansible copies every
+# variable value as a tree) and --list printed hundreds of MB.
+BILLION_LAUGHS = """\
+servers:
+  lol-1:
+    ip: 192.0.2.1
+    region: hil
+    vars:
+      a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
+      b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+      c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+      d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+      e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+      f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
+      g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
+      h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]
+      i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h]
+"""
+
+
+@pytest.mark.timing
+def test_alias_bomb_is_refused_fast(parse):
+    started = time.monotonic()
+    with pytest.raises(AnsibleParserError) as error:
+        parse(BILLION_LAUGHS)
+    assert time.monotonic() - started < 0.5
+    assert str(error.value) == (
+        parse.path() + ": server 'lol-1': field 'vars.f': YAML aliases copy more than 100000 nodes "
+        "(here an alias of the node on line 10); repeat less through anchors and aliases"
+    )
+
+
+def test_alias_bomb_outside_the_servers_is_refused(parse):
+    # the aliases are checked in the YAML itself, wherever they are: here before any key is checked
+    laughs = [line[6:] for line in BILLION_LAUGHS.splitlines()[5:]]
+    text = "cluster:\n  versions:\n" + "".join(f"    x-{line}\n" for line in laughs)
+    with pytest.raises(AnsibleParserError, match=r": field 'cluster\.versions\.x-f': YAML aliases copy more than"):
+        parse(text + "servers:\n  lol-1: {ip: 192.0.2.1, region: hil}\n")
+
+
+def test_alias_bomb_through_merge_keys_is_refused(parse):
+    # a merge key (<<: *x) copies the mapping it names too
+    lines = ["servers:", "  lol-1:", "    ip: 192.0.2.1", "    region: hil", "    vars:"]
+    lines.append("      a: &a {" + ", ".join(f"k{n}: lol" for n in range(9)) + "}")
+    for prev, name in zip("abcdefgh", "bcdefghi"):
+        lines.append(f"      {name}: &{name} {{<<: *{prev}, " + ", ".join(f"x{n}: *{prev}" for n in range(8)) + "}")
+    with pytest.raises(AnsibleParserError, match=r"server 'lol-1': field 'vars\.e\.x4': YAML aliases copy more than"):
+        parse("\n".join(lines) + "\n")
+
+
+def test_recursive_alias_is_refused(parse):
+    with pytest.raises(AnsibleParserError) as error:
+        parse("servers:\n  lol-1:\n    ip: 192.0.2.1\n    region: hil\n    vars:\n      a: &a [1, *a]\n")
+    assert str(error.value) == (
+        parse.path() + ": server 'lol-1': field 'vars.a': a YAML alias refers to the node on line 6, "
+        "which contains it: recursive structures are not allowed"
+    )
+
+
+def test_deep_nesting_is_refused(parse):
+    # PyYAML itself reads this only up to Python's recursion limit: the error was 'maximum recursion depth exceeded'
+    text = "servers:\n  lol-1:\n    ip: 192.0.2.1\n    region: hil\n    vars:\n      a: " + "[" * 1000 + "]" * 1000
+    with pytest.raises(AnsibleParserError) as error:
+        parse(text + "\n")
+    assert str(error.value) == parse.path() + ": the YAML is nested too deeply to be read (at most 32 levels)"
+
+
+def test_nesting_through_aliases_is_bounded(parse):
+    lines = ["servers:", "  lol-1:", "    ip: 192.0.2.1", "    region: hil", "    vars:", "      a0: &a0 [x]"]
+    lines += [f"      a{n}: &a{n} [*a{n - 1}]" for n in range(1, 40)]
+    with pytest.raises(AnsibleParserError) as error:
+        parse("\n".join(lines) + "\n")
+    assert str(error.value) == parse.path() + ": server 'lol-1': field 'vars.a27': nested more than 32 levels deep"
+
+
+def test_nesting_within_the_bound(parse):
+    # 4 levels to a server's vars (the file, servers, the server, vars), 27 lists, the string: 32
+    value = "[" * 27 + "x" + "]" * 27
+    inventory = parse(f"servers:\n  node-1:\n    ip: 192.0.2.1\n    region: hil\n    vars:\n      deep: {value}\n")
+    expected = "x"
+    for _ in range(27):
+        expected = [expected]
+    assert inventory.get_host("node-1").get_vars()["deep"] == expected
+
+
+def big_file(size, head="servers:\n  node-1: {ip: 192.0.2.1, region: hil}\n"):
+    """A valid file of exactly `size` bytes: the servers, then one long comment."""
+    comment = "# " + "x" * (size - len(head) - 3) + "\n"
+    return head + comment
+
+
+def test_file_of_one_mib_is_read(parse):
+    inventory = parse(big_file(1024 * 1024))
+    assert list(inventory.hosts) == ["node-1"]
+
+
+def test_file_over_one_mib_is_refused(parse):
+    with pytest.raises(AnsibleParserError) as error:
+        parse(big_file(1024 * 1024 + 1))
+    assert str(error.value) == (
+        parse.path() + ": the file is 1048577 bytes, more than the 1048576 (1 MiB) a servers.yaml may have"
+    )
+
+
+def test_file_over_one_mib_with_the_plugin_key_is_claimed_then_refused(parse):
+    text = big_file(2 * 1024 * 1024, head="plugin: gardenos.cluster.servers  # ours\nservers: {}\n")
+    with pytest.raises(AnsibleParserError, match=r": the file is 2097152 bytes, more than the 1048576"):
+        parse(text, name="production.yml")
+
+
+@pytest.mark.parametrize(
+    ("name", "head", "claimed"),
+    [
+        ("servers.yaml", "servers: {}\n", True),
+        ("servers.yaml", "plugin: constructed\n", False),
+        ("other.yaml", "servers: {}\n", False),
+        ("other.yaml", "plugin: 'gardenos.cluster.servers'\n", True),
+    ],
+)
+def test_verify_file_reads_at_most_one_mib(plugin, tmp_path, name, head, claimed):
+    path = tmp_path / name
+    path.write_text(big_file(3 * 1024 * 1024, head=head), encoding="utf-8")
+    with mock.patch("yaml.compose", side_effect=AssertionError("the big file was parsed")):
+        assert plugin.verify_file(str(path)) is claimed
 
 
 # ---- warnings ----------------------------------------------------------------------------------
