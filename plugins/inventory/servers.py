@@ -439,12 +439,26 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                 field="cluster",
             )
         self._check_keys(cluster, CLUSTER_FIELDS, field="cluster")
+        self._check_cluster_names(cluster)
+        self._check_versions(cluster)
+        return cluster
+
+    def _check_cluster_names(self, cluster):
+        """cluster.name and cluster.domain, which reach unit files, config comments, backup file names and FQDNs."""
         for key in ("name", "domain"):
             value = cluster.get(key)
             if key in cluster and (not isinstance(value, str) or not value):
                 raise self._error("must be a non-empty string, got %s" % _describe(value), field="cluster.%s" % key)
+        if "name" in cluster and not _HOST_LABEL.fullmatch(cluster["name"]):
+            raise self._error(
+                "'%s' is not a valid cluster name: use a DNS label (1 to 63 lowercase letters, digits and '-', "
+                "neither first nor last)" % cluster["name"],
+                field="cluster.name",
+            )
         if "domain" in cluster and not is_valid_host_name(cluster["domain"]):
             raise self._error("'%s' is not a valid DNS domain" % cluster["domain"], field="cluster.domain")
+
+    def _check_versions(self, cluster):
         versions = cluster.get("versions")
         if versions is None:
             versions = {}
@@ -458,7 +472,6 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                     'must be a version string (quote it: "%s"), got %s' % (version, _describe(version)),
                     field="cluster.versions.%s" % component,
                 )
-        return cluster
 
     def _check_server(self, name, server):
         if not is_valid_host_name(name):
@@ -583,7 +596,15 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                 )
             owners[entry["address"]] = name
             checked[name] = entry
+            self._check_fqdn(name, cluster.get("domain"))
         return cluster, checked
+
+    def _check_fqdn(self, name, domain):
+        """The server's name in the cluster's domain (/etc/hosts, certificates) must be a host name too."""
+        if domain and not is_valid_host_name("%s.%s" % (name, domain)):
+            raise self._error(
+                "'%s.%s', its name in cluster.domain, is longer than 253 characters" % (name, domain), server=name
+            )
 
     def _warn_about_etcd(self, servers):
         members = [name for name, server in servers.items() if "etcd" in server["services"]]

@@ -636,6 +636,84 @@ ERRORS = [
         [r"server 'node-1': field 'vars': 'gardenos_role' is set from the server's 'role' field"],
         id="vars-override-derived",
     ),
+    # ---- cluster.name, cluster.domain: they reach unit files, config comments, backup file names
+    pytest.param(
+        'cluster: {name: "gardenos\\nExecStartPre=/bin/sh"}\nservers:\n  node-1: {ip: 192.0.2.1, region: hil}\n',
+        [
+            r": field 'cluster\.name': 'gardenos\nExecStartPre=/bin/sh' is not a valid cluster name: use a DNS label "
+            r"\(1 to 63 lowercase letters, digits and '-', neither first nor last\)$"
+        ],
+        id="cluster-name-newline",
+    ),
+    pytest.param(
+        "cluster: {name: ../../etc/cron.d/x}\nservers:\n  node-1: {ip: 192.0.2.1, region: hil}\n",
+        [r": field 'cluster\.name': '\.\./\.\./etc/cron\.d/x' is not a valid cluster name: use a DNS label"],
+        id="cluster-name-path",
+    ),
+    pytest.param(
+        "cluster: {name: Gardenos}\nservers:\n  node-1: {ip: 192.0.2.1, region: hil}\n",
+        [r": field 'cluster\.name': 'Gardenos' is not a valid cluster name"],
+        id="cluster-name-uppercase",
+    ),
+    pytest.param(
+        "cluster: {name: garden_os}\nservers:\n  node-1: {ip: 192.0.2.1, region: hil}\n",
+        [r": field 'cluster\.name': 'garden_os' is not a valid cluster name"],
+        id="cluster-name-underscore",
+    ),
+    pytest.param(
+        "cluster: {name: gardenos.lab}\nservers:\n  node-1: {ip: 192.0.2.1, region: hil}\n",
+        [r": field 'cluster\.name': 'gardenos\.lab' is not a valid cluster name"],
+        id="cluster-name-dot",
+    ),
+    pytest.param(
+        "cluster: {name: -gardenos}\nservers:\n  node-1: {ip: 192.0.2.1, region: hil}\n",
+        [r": field 'cluster\.name': '-gardenos' is not a valid cluster name"],
+        id="cluster-name-leading-dash",
+    ),
+    pytest.param(
+        "cluster: {name: gardenos-}\nservers:\n  node-1: {ip: 192.0.2.1, region: hil}\n",
+        [r": field 'cluster\.name': 'gardenos-' is not a valid cluster name"],
+        id="cluster-name-trailing-dash",
+    ),
+    pytest.param(
+        "cluster: {name: " + "a" * 64 + "}\nservers:\n  node-1: {ip: 192.0.2.1, region: hil}\n",
+        [r": field 'cluster\.name': 'a{64}' is not a valid cluster name"],
+        id="cluster-name-too-long",
+    ),
+    pytest.param(
+        "cluster: {name: 42}\nservers:\n  node-1: {ip: 192.0.2.1, region: hil}\n",
+        [r": field 'cluster\.name': must be a non-empty string, got a number"],
+        id="cluster-name-number",
+    ),
+    pytest.param(
+        'cluster: {domain: "example.net\\n"}\nservers:\n  node-1: {ip: 192.0.2.1, region: hil}\n',
+        [r": field 'cluster\.domain': 'example\.net\n' is not a valid DNS domain"],
+        id="cluster-domain-newline",
+    ),
+    pytest.param(
+        "cluster: {domain: ../example.net}\nservers:\n  node-1: {ip: 192.0.2.1, region: hil}\n",
+        [r": field 'cluster\.domain': '\.\./example\.net' is not a valid DNS domain"],
+        id="cluster-domain-path",
+    ),
+    pytest.param(
+        "cluster: {domain: " + ".".join(["d" * 63] * 3) + "}\n"
+        "servers:\n  " + "n" * 63 + ": {ip: 192.0.2.1, region: hil}\n",
+        [
+            r"server 'n{63}': '" + "n" * 63 + r"\.(d{63}\.){2}d{63}', its name in cluster\.domain, is longer than "
+            r"253 characters"
+        ],
+        id="name-in-domain-too-long",
+    ),
+    pytest.param(
+        'servers:\n  "node-1\\n": {ip: 192.0.2.1, region: hil}\n',
+        [r"server 'node-1\n': invalid host name"],
+        id="name-newline",
+    ),
+    pytest.param(
+        "servers:\n  ../node-1: {ip: 192.0.2.1, region: hil}\n",
+        [r"server '\.\./node-1': invalid host name"],
+        id="name-path",
+    ),
 ]
 
 
