@@ -186,6 +186,7 @@ MAX_DEPTH = 32
 
 _HOST_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 _REGION = re.compile(r"[a-z0-9_-]+")
+_BROADCAST = ipaddress.ip_address("255.255.255.255")
 # the value of a top-level `plugin:` line, to tell whether a file too big to be parsed names this plugin
 _PLUGIN_LINE = re.compile(rb"""^plugin:[ \t]*(["']?)([A-Za-z0-9_.]+)\1[ \t]*(?:#.*)?$""", re.MULTILINE)
 
@@ -195,6 +196,21 @@ def is_valid_host_name(name):
     if not isinstance(name, str) or not name or len(name) > 253:
         return False
     return all(_HOST_LABEL.fullmatch(label) for label in name.split("."))
+
+
+def _address_problem(address):
+    """Why an IP address cannot be a server's, or None. Loopback addresses are allowed (tests run hosts on them)."""
+    if address.is_unspecified:
+        return "the unspecified address, not the address of a server"
+    if address.is_multicast:
+        return "a multicast address, not the address of a server"
+    if address == _BROADCAST:
+        return "the broadcast address, not the address of a server"
+    if address.version == 6 and address.is_link_local:
+        return (
+            "an IPv6 link-local address, usable only with a zone ID (not allowed): use a global or unique local address"
+        )
+    return None
 
 
 def _describe(value):
@@ -492,15 +508,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             )
         self._check_keys(server, SERVER_FIELDS, server=name)
 
-        if server.get("ip") is None:
-            raise self._error("missing; every server needs its IPv4 or IPv6 address", server=name, field="ip")
-        ip = server["ip"]
-        if not isinstance(ip, str):
-            raise self._error("must be an IPv4 or IPv6 address, got %s" % _describe(ip), server=name, field="ip")
-        try:
-            address = ipaddress.ip_address(ip)
-        except ValueError:
-            raise self._error("'%s' is not a valid IPv4 or IPv6 address" % ip, server=name, field="ip") from None
+        address = self._check_ip(name, server.get("ip"))
 
         region = server.get("region")
         if region is None:
@@ -560,7 +568,39 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                     field="vars",
                 )
 
-        return dict(ip=ip, address=address, region=region, role=role, services=list(services), vars=host_vars)
+        return dict(
+            ip=str(address),
+            written=server["ip"],
+            address=address,
+            region=region,
+            role=role,
+            services=list(services),
+            vars=host_vars,
+        )
+
+    def _check_ip(self, name, ip):
+        """The server's address, an IPv4 address for an IPv4-mapped IPv6 one; refuses what no server can have."""
+        if ip is None:
+            raise self._error("missing; every server needs its IPv4 or IPv6 address", server=name, field="ip")
+        if not isinstance(ip, str):
+            raise self._error("must be an IPv4 or IPv6 address, got %s" % _describe(ip), server=name, field="ip")
+        if "%" in ip:
+            raise self._error(
+                "'%s' has a zone ID ('%s'): not allowed, use an address that needs none (a global or unique local one)"
+                % (ip, ip[ip.index("%") :]),
+                server=name,
+                field="ip",
+            )
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            raise self._error("'%s' is not a valid IPv4 or IPv6 address" % ip, server=name, field="ip") from None
+        if address.version == 6 and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        problem = _address_problem(address)
+        if problem:
+            raise self._error("%s is %s" % (ip, problem), server=name, field="ip")
+        return address
 
     def _check(self, data, plugin_form):
         """The validated cluster settings and servers, or one AnsibleParserError for the first problem."""
@@ -591,8 +631,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             entry = self._check_server(name, server)
             owner = owners.get(entry["address"])
             if owner is not None:
+                # the same address, maybe written differently (2001:db8::1 / 2001:0db8:0:0::1, ::ffff:192.0.2.1)
+                written = checked[owner]["written"]
                 raise self._error(
-                    "%s is already the address of server '%s'" % (entry["ip"], owner), server=name, field="ip"
+                    "%s is already the address of server '%s'%s"
+                    % (entry["written"], owner, "" if written == entry["written"] else ", written there as " + written),
+                    server=name,
+                    field="ip",
                 )
             owners[entry["address"]] = name
             checked[name] = entry

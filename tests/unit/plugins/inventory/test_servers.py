@@ -714,6 +714,114 @@ ERRORS = [
         [r"server '\.\./node-1': invalid host name"],
         id="name-path",
     ),
+    # ---- ip: zone IDs, addresses no server has, the same address written twice
+    pytest.param(
+        "servers:\n  node-1: {ip: 'fe80::1%eth0', region: hil}\n",
+        [
+            r"server 'node-1': field 'ip': 'fe80::1%eth0' has a zone ID \('%eth0'\): not allowed, "
+            r"use an address that needs none \(a global or unique local one\)$"
+        ],
+        id="ip-zone-id",
+    ),
+    pytest.param(
+        "servers:\n  node-1: {ip: '2001:db8::1%eth0', region: hil}\n",
+        [r"server 'node-1': field 'ip': '2001:db8::1%eth0' has a zone ID \('%eth0'\): not allowed"],
+        id="ip-zone-id-global",
+    ),
+    pytest.param(
+        "servers:\n  node-1: {ip: '2001:db8::1%', region: hil}\n",
+        [r"server 'node-1': field 'ip': '2001:db8::1%' has a zone ID \('%'\): not allowed"],
+        id="ip-zone-id-empty",
+    ),
+    pytest.param(
+        "servers:\n  node-1: {ip: '192.0.2.1%eth0', region: hil}\n",
+        [r"server 'node-1': field 'ip': '192\.0\.2\.1%eth0' has a zone ID \('%eth0'\): not allowed"],
+        id="ip-zone-id-v4",
+    ),
+    pytest.param(
+        "servers:\n  node-1: {ip: 'fe80::1%eth0/64 junk', region: hil}\n",
+        [r"server 'node-1': field 'ip': 'fe80::1%eth0/64 junk' has a zone ID \('%eth0/64 junk'\): not allowed"],
+        id="ip-zone-id-junk",
+    ),
+    pytest.param(
+        "servers:\n  node-1: {ip: 'fe80::1', region: hil}\n",
+        [
+            r"server 'node-1': field 'ip': fe80::1 is an IPv6 link-local address, usable only with a zone ID "
+            r"\(not allowed\): use a global or unique local address$"
+        ],
+        id="ip-link-local-v6",
+    ),
+    pytest.param(
+        "servers:\n  node-1: {ip: 0.0.0.0, region: hil}\n",
+        [r"server 'node-1': field 'ip': 0\.0\.0\.0 is the unspecified address, not the address of a server$"],
+        id="ip-unspecified-v4",
+    ),
+    pytest.param(
+        "servers:\n  node-1: {ip: '::', region: hil}\n",
+        [r"server 'node-1': field 'ip': :: is the unspecified address, not the address of a server$"],
+        id="ip-unspecified-v6",
+    ),
+    pytest.param(
+        "servers:\n  node-1: {ip: '0:0::0', region: hil}\n",
+        [r"server 'node-1': field 'ip': 0:0::0 is the unspecified address"],
+        id="ip-unspecified-v6-spelling",
+    ),
+    pytest.param(
+        "servers:\n  node-1: {ip: '::ffff:0.0.0.0', region: hil}\n",
+        [r"server 'node-1': field 'ip': ::ffff:0\.0\.0\.0 is the unspecified address"],
+        id="ip-unspecified-v4-mapped",
+    ),
+    pytest.param(
+        "servers:\n  node-1: {ip: 224.0.0.1, region: hil}\n",
+        [r"server 'node-1': field 'ip': 224\.0\.0\.1 is a multicast address, not the address of a server$"],
+        id="ip-multicast-v4",
+    ),
+    pytest.param(
+        "servers:\n  node-1: {ip: 'ff02::1', region: hil}\n",
+        [r"server 'node-1': field 'ip': ff02::1 is a multicast address, not the address of a server$"],
+        id="ip-multicast-v6",
+    ),
+    pytest.param(
+        "servers:\n  node-1: {ip: 255.255.255.255, region: hil}\n",
+        [r"server 'node-1': field 'ip': 255\.255\.255\.255 is the broadcast address, not the address of a server$"],
+        id="ip-broadcast",
+    ),
+    pytest.param(
+        """
+        servers:
+          node-1: {ip: 192.0.2.11, region: hil}
+          node-2: {ip: "::ffff:192.0.2.11", region: hil}
+        """,
+        [
+            r"server 'node-2': field 'ip': ::ffff:192\.0\.2\.11 is already the address of server 'node-1', "
+            r"written there as 192\.0\.2\.11$"
+        ],
+        id="ip-duplicate-v4-mapped",
+    ),
+    pytest.param(
+        """
+        servers:
+          node-1: {ip: "::ffff:c000:20b", region: hil}
+          node-2: {ip: 192.0.2.11, region: hil}
+        """,
+        [
+            r"server 'node-2': field 'ip': 192\.0\.2\.11 is already the address of server 'node-1', "
+            r"written there as ::ffff:c000:20b$"
+        ],
+        id="ip-duplicate-v4-mapped-first",
+    ),
+    pytest.param(
+        """
+        servers:
+          node-1: {ip: "2001:db8::1", region: hil}
+          node-2: {ip: "2001:0db8:0:0::1", region: hil}
+        """,
+        [
+            r"server 'node-2': field 'ip': 2001:0db8:0:0::1 is already the address of server 'node-1', "
+            r"written there as 2001:db8::1$"
+        ],
+        id="ip-duplicate-v6-leading-zeros",
+    ),
 ]
 
 
