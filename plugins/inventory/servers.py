@@ -174,6 +174,15 @@ YAML_EXTENSIONS = (".yaml", ".yml")
 GROUP_NAMES = ("all", "ungrouped", *SERVICES, "primary")
 # host vars the plugin derives from a server's fields, which its `vars:` may not override
 DERIVED_VARS = ("gardenos_ip", "gardenos_region", "gardenos_role", "gardenos_services")
+# host vars that are the server's address to Ansible (ansible_host; the ssh and paramiko transports also read
+# their own names for it), set from its `ip`: a server's `vars:` may not override them (`compose:` may)
+ADDRESS_VARS = ("ansible_host", "ansible_ssh_host", "ansible_paramiko_host")
+# vars of the group `all` set from `cluster:`, which a server's `vars:` may not override, and their fields
+CLUSTER_VARS = {
+    "gardenos_cluster_name": "cluster.name",
+    "gardenos_cluster_domain": "cluster.domain",
+    "gardenos_versions": "cluster.versions",
+}
 
 # Bounds on the file, checked before Ansible reads it: a servers.yaml is a few KB. Ansible copies every variable
 # value as a tree, so a few lines of nested YAML aliases ("billion laughs") would otherwise run it for minutes.
@@ -196,6 +205,22 @@ def is_valid_host_name(name):
     if not isinstance(name, str) or not name or len(name) > 253:
         return False
     return all(_HOST_LABEL.fullmatch(label) for label in name.split("."))
+
+
+def _var_problem(var):
+    """Why a server's `vars:` may not set this host var, or None."""
+    if var in DERIVED_VARS:
+        return "is set from the server's '%s' field; set that instead" % var[len("gardenos_") :]
+    if var in ADDRESS_VARS:
+        return (
+            "would override the server's address, its 'ip': set 'ip' (or, for every server, use 'compose:' in a file "
+            "with 'plugin: gardenos.cluster.servers')"
+        )
+    if var in CLUSTER_VARS:
+        return "is set for every server from '%s'; a server may not have its own" % CLUSTER_VARS[var]
+    if var.startswith("gardenos_cluster_"):
+        return "is a cluster variable (gardenos_cluster_*), set from 'cluster:'; a server may not have its own"
+    return None
 
 
 def _address_problem(address):
@@ -551,22 +576,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         if "k3s_server" in services and "k3s_agent" in services:
             raise self._error("a server runs either k3s_server or k3s_agent, not both", server=name, field="services")
 
-        host_vars = server.get("vars")
-        if host_vars is None:
-            host_vars = {}
-        if not isinstance(host_vars, Mapping):
-            raise self._error(
-                "must be a mapping of host variable to value, got %s" % _describe(host_vars), server=name, field="vars"
-            )
-        for var in host_vars:
-            if not isinstance(var, str):
-                raise self._error("variable names must be strings, got %s" % _describe(var), server=name, field="vars")
-            if var in DERIVED_VARS:
-                raise self._error(
-                    "'%s' is set from the server's '%s' field; set that instead" % (var, var[len("gardenos_") :]),
-                    server=name,
-                    field="vars",
-                )
+        host_vars = self._check_vars(name, server.get("vars"))
 
         return dict(
             ip=str(address),
@@ -577,6 +587,22 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             services=list(services),
             vars=host_vars,
         )
+
+    def _check_vars(self, name, host_vars):
+        """The server's extra host vars: anything but what the plugin sets (connection settings are allowed)."""
+        if host_vars is None:
+            return {}
+        if not isinstance(host_vars, Mapping):
+            raise self._error(
+                "must be a mapping of host variable to value, got %s" % _describe(host_vars), server=name, field="vars"
+            )
+        for var in host_vars:
+            if not isinstance(var, str):
+                raise self._error("variable names must be strings, got %s" % _describe(var), server=name, field="vars")
+            problem = _var_problem(var)
+            if problem:
+                raise self._error("'%s' %s" % (var, problem), server=name, field="vars")
+        return host_vars
 
     def _check_ip(self, name, ip):
         """The server's address, an IPv4 address for an IPv4-mapped IPv6 one; refuses what no server can have."""

@@ -155,17 +155,69 @@ def test_cluster_defaults(parse):
     assert all_vars["gardenos_versions"] == {}
 
 
-def test_vars_may_override_ansible_host(parse):
-    inventory = parse("""
+def test_compose_may_override_ansible_host_and_connection(parse):
+    # a server's `vars:` may not (see the errors below); `compose:` of the plugin form may, for every server
+    inventory = parse(
+        """
+        plugin: gardenos.cluster.servers
+        compose:
+          ansible_connection: "'ssh'"
+          ansible_host: "'127.0.0.1'"
         servers:
           lab-1:
             ip: 10.77.0.11
             region: lab
-            vars: {ansible_host: 127.0.0.1}
-    """)
+        """,
+        name="lab.yml",
+    )
     host_vars = inventory.get_host("lab-1").get_vars()
     assert host_vars["ansible_host"] == "127.0.0.1"
+    assert host_vars["ansible_connection"] == "ssh"
     assert host_vars["gardenos_ip"] == "10.77.0.11"
+
+
+def test_vars_may_set_connection_settings(parse):
+    inventory = parse("""
+        servers:
+          here:
+            ip: 127.0.0.11
+            region: it
+            vars:
+              ansible_connection: local
+              ansible_user: admin
+              ansible_port: 2222
+              ansible_ssh_common_args: -o ProxyJump=bastion
+              ansible_python_interpreter: /usr/bin/python3
+              etcd_install_method: package
+    """)
+    host_vars = inventory.get_host("here").get_vars()
+    # loopback addresses are allowed: tests/integration/test_health_playbook.py runs hosts on 127.0.0.x
+    assert host_vars["ansible_host"] == host_vars["gardenos_ip"] == "127.0.0.11"
+    assert host_vars["ansible_connection"] == "local"
+    assert host_vars["ansible_ssh_common_args"] == "-o ProxyJump=bastion"
+    assert host_vars["etcd_install_method"] == "package"
+
+
+def test_addresses_are_stored_normalised(parse):
+    inventory = parse("""
+        servers:
+          node-1: {ip: "2001:0DB8:0:0::0001", region: hil}
+          node-2: {ip: "::ffff:192.0.2.11", region: hil}
+          node-3: {ip: "::ffff:c000:20c", region: hil}
+          node-4: {ip: "127.0.0.1", region: hil}
+          node-5: {ip: "::1", region: hil}
+          node-6: {ip: "169.254.0.1", region: hil}
+    """)
+    stored = {name: host.get_vars()["ansible_host"] for name, host in inventory.hosts.items()}
+    assert stored == {
+        "node-1": "2001:db8::1",
+        "node-2": "192.0.2.11",
+        "node-3": "192.0.2.12",
+        "node-4": "127.0.0.1",
+        "node-5": "::1",
+        "node-6": "169.254.0.1",
+    }
+    assert all(host.get_vars()["gardenos_ip"] == stored[name] for name, host in inventory.hosts.items())
 
 
 def test_constructable_options_with_plugin_key(parse):
@@ -821,6 +873,61 @@ ERRORS = [
             r"written there as 2001:db8::1$"
         ],
         id="ip-duplicate-v6-leading-zeros",
+    ),
+    # ---- vars: what the plugin sets is not overridden per server
+    pytest.param(
+        "servers:\n  node-1: {ip: 192.0.2.1, region: hil, vars: {ansible_host: 127.0.0.1}}\n",
+        [
+            r"server 'node-1': field 'vars': 'ansible_host' would override the server's address, its 'ip': set 'ip' "
+            r"\(or, for every server, use 'compose:' in a file with 'plugin: gardenos\.cluster\.servers'\)$"
+        ],
+        id="vars-ansible-host",
+    ),
+    pytest.param(
+        "servers:\n  node-1: {ip: 192.0.2.1, region: hil, vars: {ansible_ssh_host: 127.0.0.1}}\n",
+        [r"server 'node-1': field 'vars': 'ansible_ssh_host' would override the server's address, its 'ip'"],
+        id="vars-ansible-ssh-host",
+    ),
+    pytest.param(
+        "servers:\n  node-1: {ip: 192.0.2.1, region: hil, vars: {ansible_paramiko_host: 127.0.0.1}}\n",
+        [r"server 'node-1': field 'vars': 'ansible_paramiko_host' would override the server's address, its 'ip'"],
+        id="vars-ansible-paramiko-host",
+    ),
+    pytest.param(
+        "servers:\n  node-1: {ip: 192.0.2.1, region: hil, vars: {gardenos_ip: 192.0.2.2}}\n",
+        [r"server 'node-1': field 'vars': 'gardenos_ip' is set from the server's 'ip' field; set that instead$"],
+        id="vars-gardenos-ip",
+    ),
+    pytest.param(
+        "servers:\n  node-1: {ip: 192.0.2.1, region: hil, vars: {gardenos_services: [etcd]}}\n",
+        [r"server 'node-1': field 'vars': 'gardenos_services' is set from the server's 'services' field"],
+        id="vars-gardenos-services",
+    ),
+    pytest.param(
+        "servers:\n  node-1: {ip: 192.0.2.1, region: hil, vars: {gardenos_cluster_name: other}}\n",
+        [
+            r"server 'node-1': field 'vars': 'gardenos_cluster_name' is set for every server from 'cluster\.name'; "
+            r"a server may not have its own$"
+        ],
+        id="vars-gardenos-cluster-name",
+    ),
+    pytest.param(
+        "servers:\n  node-1: {ip: 192.0.2.1, region: hil, vars: {gardenos_cluster_domain: example.org}}\n",
+        [r"server 'node-1': field 'vars': 'gardenos_cluster_domain' is set for every server from 'cluster\.domain'"],
+        id="vars-gardenos-cluster-domain",
+    ),
+    pytest.param(
+        "servers:\n  node-1: {ip: 192.0.2.1, region: hil, vars: {gardenos_versions: {etcd: '3.6.0'}}}\n",
+        [r"server 'node-1': field 'vars': 'gardenos_versions' is set for every server from 'cluster\.versions'"],
+        id="vars-gardenos-versions",
+    ),
+    pytest.param(
+        "servers:\n  node-1: {ip: 192.0.2.1, region: hil, vars: {gardenos_cluster_size: 3}}\n",
+        [
+            r"server 'node-1': field 'vars': 'gardenos_cluster_size' is a cluster variable \(gardenos_cluster_\*\), "
+            r"set from 'cluster:'; a server may not have its own$"
+        ],
+        id="vars-gardenos-cluster-prefix",
     ),
 ]
 
