@@ -18,7 +18,7 @@ description:
     or when it is any C(.yaml)/C(.yml) file whose C(plugin) key is V(gardenos.cluster.servers); only the second
     form also accepts the constructed options (O(compose), O(groups), O(keyed_groups) ...).
   - Every server becomes a host named as the server, with the host vars C(ansible_host) and C(gardenos_ip)
-    (both its O(servers.ip); C(gardenos_ip) stays the server's address when C(ansible_host) is changed),
+    (both its O(servers.ip); C(gardenos_ip) stays the server's address when O(compose) changes C(ansible_host)),
     C(gardenos_region), C(gardenos_role), C(gardenos_services) and everything under its O(servers.vars).
   - Groups are one per known service (V(etcd), V(k3s_server), V(k3s_agent), V(haproxy), V(patroni)), always
     created even when empty; one per region, C(region_<region>) with C(-) turned into C(_); and V(primary) with the
@@ -29,6 +29,12 @@ description:
     The file is validated as a whole before anything is added to the inventory. A mistake fails the parse with one
     message naming the file, the server and the field, for example
     C(servers.yaml: server 'ubuntu-8gb-hil-1': field 'services': unknown service 'etdc'; did you mean 'etcd'?).
+  - >-
+    Before Ansible reads it, the file may be at most 1 MiB, nested at most 32 levels deep (the top-level mapping
+    is the first, a server's O(servers.vars) the fourth), and its YAML aliases (C(*name), and merge keys
+    C(<<: *name)) may copy at most 100000 nodes in all: normal use of anchors, such as one C(vars: &common)
+    block aliased by other servers, is far below that; a "billion laughs" document is refused at once. An alias
+    inside the node it names is refused too.
   - An even number of etcd members, or fewer than three, is allowed but warned about.
 extends_documentation_fragment:
   - ansible.builtin.constructed
@@ -47,11 +53,17 @@ options:
     default: {}
     suboptions:
       name:
-        description: The cluster's name, set as C(gardenos_cluster_name).
+        description:
+          - The cluster's name, set as C(gardenos_cluster_name). It reaches unit files, configuration comments, the
+            etcd cluster token and backup file names.
+          - A DNS label, for example V(gardenos-lab) - 1 to 63 lowercase letters, digits and C(-), neither first nor
+            last.
         type: string
         default: gardenos
       domain:
-        description: The cluster's DNS domain, set as C(gardenos_cluster_domain) when given.
+        description:
+          - The cluster's DNS domain, set as C(gardenos_cluster_domain) when given.
+          - A valid RFC 1123 host name; C(<server>.<domain>) must be one too (at most 253 characters).
         type: string
       versions:
         description:
@@ -69,7 +81,13 @@ options:
     suboptions:
       ip:
         description:
-          - The server's IPv4 or IPv6 address, set as C(ansible_host) and C(gardenos_ip). No two servers may share one.
+          - The server's IPv4 or IPv6 address, set as C(ansible_host) and C(gardenos_ip) in its normalised form
+            (V(2001:0db8:0:0::1) becomes V(2001:db8::1), the IPv4-mapped V(::ffff:192.0.2.11) becomes
+            V(192.0.2.11)).
+          - No two servers may share one, however written.
+          - Refused are zone IDs (V(fe80::1%eth0), anything with C(%)), IPv6 link-local addresses (usable only with a
+            zone ID), the unspecified addresses V(0.0.0.0) and V(::), multicast addresses and V(255.255.255.255).
+            Loopback addresses are allowed, for tests that reach hosts on this machine.
         type: string
         required: true
       region:
@@ -94,10 +112,14 @@ options:
         default: []
       vars:
         description:
-          - Extra host vars for this server, for example lab or transport settings
-            (C(ansible_user), C(ansible_port) ...).
-          - They are set after the plugin's own, so they may override C(ansible_host), but not the C(gardenos_) vars
-            the plugin derives from the fields above.
+          - Extra host vars for this server, for example lab or connection settings (C(ansible_user),
+            C(ansible_port), C(ansible_ssh_*), C(ansible_connection), C(ansible_python_interpreter) ...) or role
+            options. Any var is allowed but those the plugin sets, which are refused with an error naming the var.
+          - The server's address, C(ansible_host) (and C(ansible_ssh_host), C(ansible_paramiko_host)), comes from
+            O(servers.ip). To reach every server another way, use O(compose) in a file with the O(plugin) key.
+          - C(gardenos_ip), C(gardenos_region), C(gardenos_role) and C(gardenos_services) come from the fields above.
+          - C(gardenos_cluster_name), C(gardenos_cluster_domain), C(gardenos_versions) and any other
+            C(gardenos_cluster_*) var are the cluster's, from O(cluster).
         type: dict
         default: {}
 """
