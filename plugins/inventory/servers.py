@@ -182,6 +182,7 @@ import yaml
 from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
+from ansible.template import trust_as_template
 from ansible.utils.vars import combine_vars
 
 SERVICES = ("etcd", "k3s_server", "k3s_agent", "haproxy", "patroni")
@@ -600,9 +601,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
 
         host_vars = self._check_vars(name, server.get("vars"))
 
+        written = server["ip"]
+        # the value as loaded keeps its tags (origin, trust); a normalised one is trusted like the rest of the file
         return dict(
-            ip=str(address),
-            written=server["ip"],
+            ip=written if str(address) == written else trust_as_template(str(address)),
+            written=written,
             address=address,
             region=region,
             role=role,

@@ -14,6 +14,7 @@ from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.inventory.data import InventoryData
 from ansible.parsing.dataloader import DataLoader
 from ansible.plugins.loader import inventory_loader
+from ansible.template import is_trusted_as_template
 
 REPO = Path(__file__).resolve().parents[4]
 BIN = Path(sys.executable).parent
@@ -218,6 +219,8 @@ def test_addresses_are_stored_normalised(parse):
         "node-6": "169.254.0.1",
     }
     assert all(host.get_vars()["gardenos_ip"] == stored[name] for name, host in inventory.hosts.items())
+    # trusted as the rest of the file is: `ansible-inventory --list` shows no {"__ansible_unsafe": ...} for them
+    assert all(is_trusted_as_template(value) for value in stored.values())
 
 
 def test_constructable_options_with_plugin_key(parse):
