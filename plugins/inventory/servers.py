@@ -385,6 +385,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         to state['added']. Refuses more than MAX_ALIAS_NODES added nodes, nesting deeper than MAX_DEPTH (aliases
         included), and an alias inside the node it names.
         """
+        if depth > MAX_DEPTH:  # before going deeper: the walk's own recursion stays short
+            raise self._error("nested more than %d levels deep" % MAX_DEPTH, **self._where(keys))
         ident = id(node)
         if ident in state["open"]:
             raise self._error(

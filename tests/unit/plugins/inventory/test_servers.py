@@ -1067,6 +1067,13 @@ def test_nesting_within_the_bound(parse):
     assert inventory.get_host("node-1").get_vars()["deep"] == expected
 
 
+def test_nesting_over_the_bound(parse):
+    value = "[" * 28 + "x" + "]" * 28  # the string on level 33
+    with pytest.raises(AnsibleParserError) as error:
+        parse(f"servers:\n  node-1:\n    ip: 192.0.2.1\n    region: hil\n    vars:\n      deep: {value}\n")
+    assert str(error.value) == parse.path() + ": server 'node-1': field 'vars.deep': nested more than 32 levels deep"
+
+
 def big_file(size, head="servers:\n  node-1: {ip: 192.0.2.1, region: hil}\n"):
     """A valid file of exactly `size` bytes: the servers, then one long comment."""
     comment = "# " + "x" * (size - len(head) - 3) + "\n"
