@@ -534,16 +534,23 @@ class EtcdClient(http_transport.RestClient):
             found.extend((b64decode(k), lease_id) for k in answer.get("keys") or [])
         return found
 
-    def scan_keys(self, key, range_end, page_size=50000):
+    def scan_keys(self, key, range_end, page_size=5000):
         """Every key in [key, range_end) with its lease, read keys-only in pages at one revision.
 
-        Returns ``(revision, [(key_bytes, lease_id_string), ...])``; lease "0" means no lease.
+        Returns ``(revision, [(key_bytes, lease_id_string), ...])``; lease "0" means no lease. A page
+        is ~1 MiB with keys of 100 bytes; one larger than the client reads is asked again, halved.
         """
         revision = 0
         found = []
         start = key
         while True:
-            answer = self.range(start, range_end, keys_only=True, limit=page_size, revision=revision)
+            try:
+                answer = self.range(start, range_end, keys_only=True, limit=page_size, revision=revision)
+            except GardenosClusterError as exc:
+                if not exc.details.get("too_large") or page_size == 1:
+                    raise
+                page_size = max(1, page_size // 2)
+                continue
             if not revision:
                 revision = int(answer.get("header", {}).get("revision", 0))
             kvs = answer.get("kvs") or []

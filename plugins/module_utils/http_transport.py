@@ -9,14 +9,22 @@ Standard library and ``ansible.module_utils`` only. One request goes through ans
 client by patching that client module's ``open_url``). An HTTP error status comes back like any
 answer, with its body; a server that cannot be reached at all raises :class:`Unreachable` with
 a reason written for the user, which the clients use to fail over to their next URL.
+
+The timeout of a request is a deadline for all of it: connecting, sending, and reading the status
+line, the headers and the whole body. (The socket's own timeout bounds each read only, so a server
+that sends a byte now and then would hold a request forever.) The request runs on a worker thread
+the caller stops waiting for at the deadline. An answer is read up to MAX_BODY_BYTES; a larger one
+is refused (the clients' JSON answers are a few KiB).
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import socket
 import ssl
+import threading
 from http.client import HTTPException
 from urllib.error import HTTPError, URLError
 
@@ -24,6 +32,11 @@ from ansible.module_utils.common.text.converters import to_native, to_text
 from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
 from ansible.module_utils.urls import NoSSLError, SSLValidationError
 from ansible_collections.gardenos.cluster.plugins.module_utils.errors import GardenosClusterError
+
+# The most of an answer's body a request reads: etcd's and Patroni's JSON answers are a few KiB (a
+# member list, a status, a page of keys); more means a wrong server, or one gone mad.
+MAX_BODY_BYTES = 4 * 1024 * 1024
+READ_CHUNK = 64 * 1024
 
 # What open_url raises when nothing usable came back (HTTPError, an answer, is caught before).
 TRANSPORT_ERRORS = (
@@ -134,6 +147,153 @@ def describe_transport_error(exc, timeout, service, url_kind):
     return text or exc.__class__.__name__
 
 
+def describe_size(size):
+    """Bytes -> '4 MiB' (or bytes/KiB), for messages."""
+    for unit, factor in (("MiB", 1024 * 1024), ("KiB", 1024)):
+        if size >= factor:
+            return "%g %s" % (round(float(size) / factor, 1), unit)
+    return "%d bytes" % size
+
+
+def timed_out(method, url, timeout):
+    """The message of a request that did not complete within its deadline."""
+    return (
+        "timed out: no complete answer to %s %s within %gs (the timeout is the deadline for the whole request:"
+        " connecting, sending it and reading all of the answer)" % (method, url, timeout)
+    )
+
+
+def _is_timeout(exc):
+    return isinstance(getattr(exc, "reason", exc), (socket.timeout, TimeoutError))
+
+
+def read_body(response, url, max_bytes, url_kind="URL"):
+    """The body of ``response``, read in chunks; GardenosClusterError past ``max_bytes`` (checked against
+    Content-Length first, so an announced large answer is refused before it is read)."""
+    headers = getattr(response, "headers", None)
+    length = headers.get("Content-Length") if headers is not None else None
+    if length is not None and length.strip().isdigit() and int(length) > max_bytes:
+        raise _too_large(url, max_bytes, url_kind, announced=int(length))
+    chunks = []
+    size = 0
+    while True:
+        chunk = response.read(min(READ_CHUNK, max_bytes + 1 - size))
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > max_bytes:
+            raise _too_large(url, max_bytes, url_kind)
+        chunks.append(chunk)
+
+
+def _too_large(url, max_bytes, url_kind, announced=None):
+    if announced is None:
+        size = "is larger than %s" % describe_size(max_bytes)
+    else:
+        size = "announces %d bytes (Content-Length), more than %s" % (announced, describe_size(max_bytes))
+    return GardenosClusterError(
+        "%s: the answer %s, the most this client reads: is this %s?" % (url, size, with_article(url_kind)),
+        url=url,
+        max_bytes=max_bytes,
+        too_large=True,
+    )
+
+
+class _DeadlinePassed(Exception):
+    """The request did not complete within its deadline (internal to send)."""
+
+
+def _shut_down(response):
+    """Shut the connection of an open response down, so that a read blocked on it returns at once."""
+    try:
+        with socket.fromfd(response.fileno(), socket.AF_INET, socket.SOCK_STREAM) as duplicate:
+            duplicate.shutdown(socket.SHUT_RDWR)
+    except (OSError, ValueError, AttributeError):  # already closed, or not a socket: nothing to stop
+        pass
+
+
+class _Exchange:
+    """One request on a worker thread, which the caller waits for until the deadline and no longer.
+
+    A socket timeout bounds each read only; the deadline bounds the whole exchange. When the caller
+    gives up while the worker reads a body, the connection is shut down, which ends the worker; one
+    still waiting for the status line and headers ends at its next socket timeout or when the server
+    stops (a daemon thread: it never holds the module's process).
+    """
+
+    def __init__(self, opener, url, options, max_bytes, url_kind):
+        self.opener = opener
+        self.url = url
+        self.options = options
+        self.max_bytes = max_bytes
+        self.url_kind = url_kind
+        self._lock = threading.Lock()
+        self._response = None  # the response whose body the worker reads
+        self._abandoned = False
+        self._outcome = None
+
+    def run(self, timeout):
+        """(status, body); raises what the request raised, or _DeadlinePassed."""
+        worker = threading.Thread(target=self._work, name="gardenos-http-request", daemon=True)
+        worker.start()
+        worker.join(timeout)
+        if worker.is_alive():
+            with self._lock:
+                self._abandoned = True
+                if self._response is not None:
+                    _shut_down(self._response)
+            raise _DeadlinePassed()
+        succeeded, value = self._outcome
+        if not succeeded:
+            raise value
+        return value
+
+    def _work(self):
+        try:
+            self._outcome = (True, self._exchange())
+        except BaseException as exc:  # handed over to the caller's thread, which raises it
+            self._outcome = (False, exc)
+
+    def _exchange(self):
+        try:
+            response = self.opener(self.url, **self.options)
+        except HTTPError as exc:
+            # An HTTP error status is an answer; its body only decorates the message.
+            with self._reading(exc):
+                try:
+                    return exc.code, exc.read(self.max_bytes) or b""
+                except (OSError, HTTPException, ValueError):
+                    return exc.code, b""
+        with self._reading(response):
+            return getattr(response, "status", None) or 200, read_body(
+                response, self.url, self.max_bytes, self.url_kind
+            )
+
+    @contextlib.contextmanager
+    def _reading(self, response):
+        """Lets the caller shut ``response`` down while its body is read; closes it afterwards."""
+        with self._lock:
+            if self._abandoned:
+                _close(response)
+                raise _DeadlinePassed()
+            self._response = response
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._response = None
+                _close(response)
+
+
+def _close(response):
+    close = getattr(response, "close", None)
+    if close is not None:
+        try:
+            close()
+        except (OSError, HTTPException, ValueError):
+            pass
+
+
 def send(
     opener,
     url,
@@ -150,12 +310,14 @@ def send(
     client_key=None,
     username=None,
     password=None,
+    max_bytes=MAX_BODY_BYTES,
 ):
     """One request through ``opener`` (ansible's ``open_url``): ``(status, body bytes)``.
 
-    An HTTP error status is returned with its body, not raised. No proxy, no redirects, no
-    .netrc; ``username``/``password`` go as HTTP basic auth. Raises :class:`Unreachable` when no
-    HTTP answer came back.
+    ``timeout`` is the deadline for the whole request (connect, send, read all of the answer); a
+    body larger than ``max_bytes`` raises GardenosClusterError. An HTTP error status is returned
+    with its body, not raised. No proxy, no redirects, no .netrc; ``username``/``password`` go as
+    HTTP basic auth. Raises :class:`Unreachable` when no complete HTTP answer came back in time.
     """
     options = dict(
         data=data,
@@ -173,15 +335,12 @@ def send(
     if username:
         options.update(url_username=username, url_password=password or "", force_basic_auth=True)
     try:
-        response = opener(url, **options)
-        return getattr(response, "status", None) or 200, response.read()
-    except HTTPError as exc:
-        try:
-            body = exc.read()
-        except (OSError, HTTPException, ValueError):  # the body only decorates the message
-            body = b""
-        return exc.code, body
+        return _Exchange(opener, url, options, max_bytes, url_kind).run(timeout)
+    except _DeadlinePassed:
+        raise Unreachable(timed_out(method, url, timeout)) from None
     except TRANSPORT_ERRORS as exc:
+        if _is_timeout(exc):
+            raise Unreachable(timed_out(method, url, timeout)) from None
         raise Unreachable(describe_transport_error(exc, timeout, service, url_kind)) from None
 
 
@@ -198,6 +357,7 @@ class RestClient:
     SERVICE = "the server"  # the server, in messages about TLS
     URL_KIND = "URL"  # what the URLs are, in messages ("etcd client URL")
     DEFAULT_TIMEOUT = 10.0
+    MAX_BODY_BYTES = MAX_BODY_BYTES  # the largest answer read
 
     def __init__(
         self,
@@ -259,4 +419,5 @@ class RestClient:
             password=self.password if basic_auth else None,
             service=self.SERVICE,
             url_kind=self.URL_KIND,
+            max_bytes=self.MAX_BODY_BYTES,
         )

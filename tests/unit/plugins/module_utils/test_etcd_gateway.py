@@ -133,10 +133,10 @@ def test_argument_spec_merges_without_sharing():
 
 class FakeResponse:
     def __init__(self, payload):
-        self._body = json.dumps(payload).encode()
+        self._body = io.BytesIO(json.dumps(payload).encode())
 
-    def read(self):
-        return self._body
+    def read(self, amt=None):
+        return self._body.read(amt)
 
 
 class FakeEtcd:
@@ -171,6 +171,9 @@ def http_error(url, status, code, message):
 
 PW = "unit-test-pw"
 VERSION_35 = {"etcdserver": "3.5.1", "etcdcluster": "3.5.0"}
+# The header of every KV, lease, cluster, maintenance and auth answer of a real etcd (3.4 and 3.5);
+# cluster calls have no revision.
+HEADER = {"cluster_id": "18156514302893669684", "member_id": "8942119215218888726", "revision": "7", "raft_term": "2"}
 
 
 def test_failover_to_next_endpoint_and_remember_it(monkeypatch):
@@ -401,3 +404,23 @@ def test_leased_keys(monkeypatch):
     client = gw.EtcdClient(["http://a:2379"])
     assert client.leased_keys() == [(b"/service/pg/leader", "1")]
     assert client.leased_keys(max_leases=2) is None
+
+
+def test_scan_keys_halves_a_page_too_large_to_read(monkeypatch):
+    fake = FakeEtcd(monkeypatch)
+    fake.route("http://a:2379/version", VERSION_35)
+    keys = [b"/s/key-%02d" % i for i in range(20)]
+
+    def page(body, headers):
+        start = base64.b64decode(body["key"])
+        rest = [k for k in keys if k >= start]
+        limit = int(body["limit"])
+        kvs = [{"key": base64.b64encode(k).decode(), "mod_revision": "7"} for k in rest[:limit]]
+        return {"header": HEADER, "kvs": kvs, "more": len(rest) > limit, "count": str(len(rest))}
+
+    fake.route("http://a:2379/v3/kv/range", page)
+    client = gw.EtcdClient(["http://a:2379"])
+    client.MAX_BODY_BYTES = 600  # about 10 keys of this page
+    revision, found = client.scan_keys(b"/s/", b"/s0", page_size=16)
+    assert [k for k, _lease in found] == keys and revision == 7
+    assert [c["body"]["limit"] for c in fake.calls if c["url"].endswith("/kv/range")] == ["16", "8", "8", "8"]

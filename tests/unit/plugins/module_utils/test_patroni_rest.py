@@ -424,11 +424,11 @@ def test_not_a_cluster_answer():
 
 class FakeResponse:
     def __init__(self, payload, status=200):
-        self._body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        self._body = io.BytesIO(payload if isinstance(payload, bytes) else json.dumps(payload).encode())
         self.status = status
 
-    def read(self):
-        return self._body
+    def read(self, amt=None):
+        return self._body.read(amt)
 
 
 class FakePatroni:
