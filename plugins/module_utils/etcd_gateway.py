@@ -15,6 +15,11 @@ Facts about the gateway this relies on (etcd 3.4 and 3.5 behave the same):
   chosen from ``GET /version`` (``etcdcluster``);
 * keys and values are base64 in JSON; int64 fields come back as strings (IDs in decimal);
   zero or empty fields are omitted (a deleterange that matched nothing has no ``deleted``);
+* every KV, lease, cluster, maintenance and auth answer carries etcd's response ``header`` with a
+  ``cluster_id`` and a ``member_id`` (never zero; ``revision`` and ``raft_term`` can be missing:
+  cluster calls have no revision). The one exception seen is etcd 3.4's alarm list, ``{}`` when
+  there is no alarm. An answer without them is not etcd's (a server answering ``{}`` to anything
+  would otherwise read as "deleted 0"), and is refused;
 * errors come back as ``{"error": ..., "code": <gRPC code>, "message": ...}``;
 * with user/password auth, ``POST /v3/auth/authenticate`` returns a token that is sent as the
   ``Authorization`` header, with no ``Bearer`` in front.
@@ -321,6 +326,26 @@ def _get(response, snake, camel, default=None):
     return response.get(camel, default)
 
 
+# API paths whose answer may lack the response header: etcd 3.4 answers an alarm list without
+# alarms with {} (3.5 sends its header).
+HEADERLESS_PATHS = frozenset(("/maintenance/alarm",))
+
+
+def require_etcd_answer(answer, endpoint, api_path):
+    """``answer`` if it carries etcd's response header (a cluster_id and a member_id), else the
+    GardenosClusterError that says the server at ``endpoint`` is not an etcd gateway."""
+    header = answer.get("header")
+    if isinstance(header, dict) and header.get("cluster_id") and header.get("member_id"):
+        return answer
+    shown = json.dumps(answer)
+    raise GardenosClusterError(
+        "the server at %s is not an etcd gateway: POST %s answered %s, without etcd's response header"
+        " (cluster_id, member_id): is this an etcd client URL?"
+        % (endpoint, api_path, shown if len(shown) <= 200 else shown[:200] + "..."),
+        url=endpoint + api_path,
+    )
+
+
 # An endpoint could not be reached at all (internal: triggers failover).
 _Unreachable = http_transport.Unreachable
 
@@ -371,13 +396,20 @@ class EtcdClient(http_transport.RestClient):
         if not raw:
             return {}
         try:
-            return json.loads(raw)
+            answer = json.loads(raw)
         except ValueError:
             raise GardenosClusterError(
                 "%s: the answer is not JSON (is this an etcd client URL?): %s"
                 % (url, to_text(raw[:200], errors="surrogate_or_replace")),
                 url=url,
             ) from None
+        if not isinstance(answer, dict):
+            raise GardenosClusterError(
+                "%s: the answer is not a JSON object (is this an etcd client URL?): %s"
+                % (url, to_text(raw[:200], errors="surrogate_or_replace")),
+                url=url,
+            )
+        return answer
 
     def _discover(self, endpoint):
         """Learn the server and cluster version (and so the API prefix) from GET /version."""
@@ -392,11 +424,9 @@ class EtcdClient(http_transport.RestClient):
         if not self.username:
             self._authenticated = True
             return
+        path = self.api + "/auth/authenticate"
         try:
-            answer = self._http(
-                endpoint + self.api + "/auth/authenticate",
-                {"name": self.username, "password": self.password or ""},
-            )
+            answer = self._http(endpoint + path, {"name": self.username, "password": self.password or ""})
         except GardenosClusterError as exc:
             if "authentication is not enabled" in to_text(exc.details.get("etcd_error", "")).lower():
                 # Credentials given to a cluster without auth: nothing to send.
@@ -404,7 +434,7 @@ class EtcdClient(http_transport.RestClient):
                 self._authenticated = True
                 return
             raise
-        self._token = answer.get("token")
+        self._token = require_etcd_answer(answer, endpoint, path).get("token")
         self._authenticated = True
 
     def _call_on(self, endpoint, path, body, timeout=None):
@@ -415,7 +445,7 @@ class EtcdClient(http_transport.RestClient):
         while True:
             headers = {"Authorization": self._token} if self._token else None
             try:
-                return self._http(endpoint + self.api + path, body, headers=headers, timeout=timeout)
+                answer = self._http(endpoint + self.api + path, body, headers=headers, timeout=timeout)
             except GardenosClusterError as exc:
                 stale = "invalid auth token" in to_text(exc.details.get("etcd_error", "")).lower()
                 if stale and self.username and not retried:
@@ -424,6 +454,9 @@ class EtcdClient(http_transport.RestClient):
                     self._authenticate(endpoint)
                     continue
                 raise
+            if path in HEADERLESS_PATHS:
+                return answer
+            return require_etcd_answer(answer, endpoint, self.api + path)
 
     def call(self, path, body=None, timeout=None):
         """POST ``body`` to ``<api prefix><path>``, trying each endpoint in turn.

@@ -1,5 +1,8 @@
 """gardenos.cluster.etcd_deleterange against real etcd 3.5 and 3.4 clusters, run through Ansible."""
 
+import http.server
+import threading
+
 import pytest
 from etcdlab import ALL, AUTH, LIMITED_PASSWORD, PLAIN, TLS, free_ports
 
@@ -229,3 +232,38 @@ def test_tls_errors_are_clear(kv_cluster, run_module):
     assert "certificate verification failed" in without_ca["msg"], without_ca["msg"]
     assert http["failed"] is True
     assert "cannot reach etcd" in http["msg"] or "HTTP" in http["msg"], http["msg"]
+
+
+class EmptyObjectHandler(http.server.BaseHTTPRequestHandler):
+    """Answers {} to every request, as a server that is not etcd may."""
+
+    def _answer(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_server_that_is_not_etcd_is_refused(run_module):
+    # {} to everything used to read as "deleted 0": etcd always sends its response header.
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), EmptyObjectHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        result = run_module("etcd_deleterange", {"endpoints": [url], "key": "/service/pg/", "prefix": True})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result["failed"] is True, result
+    assert result["msg"] == (
+        f"the server at {url} is not an etcd gateway: POST /v3/kv/range answered {{}}, without etcd's response"
+        " header (cluster_id, member_id): is this an etcd client URL?"
+    )
+    assert "deleted" not in result

@@ -176,10 +176,16 @@ VERSION_35 = {"etcdserver": "3.5.1", "etcdcluster": "3.5.0"}
 HEADER = {"cluster_id": "18156514302893669684", "member_id": "8942119215218888726", "revision": "7", "raft_term": "2"}
 
 
+def etcd_answer(revision=None, **fields):
+    """An answer of etcd's gateway: its header (at ``revision``), then ``fields``."""
+    header = dict(HEADER, revision=revision) if revision else HEADER
+    return {"header": header, **fields}
+
+
 def test_failover_to_next_endpoint_and_remember_it(monkeypatch):
     fake = FakeEtcd(monkeypatch)
     fake.route("http://b:2379/version", VERSION_35)
-    fake.route("http://b:2379/v3/kv/range", {"header": {"revision": "5"}, "count": "3"})
+    fake.route("http://b:2379/v3/kv/range", etcd_answer("5", count="3"))
     client = gw.EtcdClient(["http://a:2379", "http://b:2379"], timeout=3)
     assert client.range(b"/x", count_only=True)["count"] == "3"
     assert client.endpoint == "http://b:2379"
@@ -195,7 +201,7 @@ def test_unavailable_member_fails_over(monkeypatch):
     for host in ("a", "b"):
         fake.route(f"http://{host}:2379/version", VERSION_35)
     fake.route("http://a:2379/v3/kv/deleterange", http_error("u", 503, 14, "etcdserver: no leader"))
-    fake.route("http://b:2379/v3/kv/deleterange", {"header": {}, "deleted": "2"})
+    fake.route("http://b:2379/v3/kv/deleterange", etcd_answer(deleted="2"))
     client = gw.EtcdClient(["a:2379", "b:2379"])
     assert client.delete_range(b"/a/", b"/a0") == 2
 
@@ -203,7 +209,7 @@ def test_unavailable_member_fails_over(monkeypatch):
 def test_nothing_deleted_means_zero(monkeypatch):
     fake = FakeEtcd(monkeypatch)
     fake.route("http://a:2379/version", VERSION_35)
-    fake.route("http://a:2379/v3/kv/deleterange", {"header": {"revision": "9"}})
+    fake.route("http://a:2379/v3/kv/deleterange", etcd_answer("9"))
     assert gw.EtcdClient(["http://a:2379"]).delete_range(b"/nothing") == 0
 
 
@@ -212,9 +218,9 @@ def test_guarded_delete(monkeypatch):
     fake.route("http://a:2379/version", VERSION_35)
     fake.route(
         "http://a:2379/v3/kv/txn",
-        {"succeeded": True, "responses": [{"response_delete_range": {"deleted": "7"}}]},
+        etcd_answer(succeeded=True, responses=[{"response_delete_range": {"deleted": "7"}}]),
     )
-    fake.route("http://a:2379/v3/kv/txn", {"header": {}})
+    fake.route("http://a:2379/v3/kv/txn", etcd_answer())
     client = gw.EtcdClient(["http://a:2379"])
     assert client.delete_range(b"/s/", b"/s0", unchanged_since=41) == 7
     compare = fake.calls[-1]["body"]["compare"][0]
@@ -236,7 +242,7 @@ def test_permission_denied_is_not_failed_over(monkeypatch):
     fake = FakeEtcd(monkeypatch)
     fake.route("http://a:2379/version", VERSION_35)
     fake.route("http://a:2379/v3/kv/range", http_error("u", 403, 7, "etcdserver: permission denied"))
-    fake.route("http://b:2379/v3/kv/range", {"count": "1"})
+    fake.route("http://b:2379/v3/kv/range", etcd_answer(count="1"))
     client = gw.EtcdClient(["http://a:2379", "http://b:2379"])
     with pytest.raises(GardenosClusterError) as info:
         client.range(b"/x")
@@ -248,8 +254,8 @@ def test_permission_denied_is_not_failed_over(monkeypatch):
 def test_auth_token_sent_without_bearer(monkeypatch):
     fake = FakeEtcd(monkeypatch)
     fake.route("http://a:2379/version", {"etcdserver": "3.4.23", "etcdcluster": "3.4.0"})
-    fake.route("http://a:2379/v3/auth/authenticate", {"token": "tok.1"})
-    fake.route("http://a:2379/v3/cluster/member/list", {"members": [{"ID": "10", "name": "e1"}]})
+    fake.route("http://a:2379/v3/auth/authenticate", etcd_answer(token="tok.1"))
+    fake.route("http://a:2379/v3/cluster/member/list", etcd_answer(members=[{"ID": "10", "name": "e1"}]))
     client = gw.EtcdClient(["http://a:2379"], username="root", password=PW)
     members = client.member_list()
     assert members == [dict(id="a", name="e1", peer_urls=[], client_urls=[], is_learner=False)]
@@ -262,13 +268,13 @@ def test_auth_token_sent_without_bearer(monkeypatch):
 def test_stale_token_is_renewed_once(monkeypatch):
     fake = FakeEtcd(monkeypatch)
     fake.route("http://a:2379/version", VERSION_35)
-    fake.route("http://a:2379/v3/auth/authenticate", {"token": "old"})
-    fake.route("http://a:2379/v3/auth/authenticate", {"token": "new"})
+    fake.route("http://a:2379/v3/auth/authenticate", etcd_answer(token="old"))
+    fake.route("http://a:2379/v3/auth/authenticate", etcd_answer(token="new"))
 
     def member_list(body, headers):
         if headers.get("Authorization") != "new":
             raise http_error("u", 401, 16, "etcdserver: invalid auth token")
-        return {"members": []}
+        return etcd_answer(members=[])
 
     fake.route("http://a:2379/v3/cluster/member/list", member_list)
     client = gw.EtcdClient(["http://a:2379"], username="root", password=PW)
@@ -282,7 +288,7 @@ def test_username_on_cluster_without_auth(monkeypatch):
         "http://a:2379/v3/auth/authenticate",
         http_error("u", 400, 9, "etcdserver: authentication is not enabled"),
     )
-    fake.route("http://a:2379/v3/maintenance/status", {"version": "3.5.1"})
+    fake.route("http://a:2379/v3/maintenance/status", etcd_answer(version="3.5.1"))
     client = gw.EtcdClient(["http://a:2379"], username="root", password=PW)
     assert client.status()["version"] == "3.5.1"
     assert "Authorization" not in fake.calls[-1]["headers"]
@@ -299,7 +305,7 @@ def test_missing_credentials_message(monkeypatch):
 def test_tls_options_reach_open_url(monkeypatch):
     fake = FakeEtcd(monkeypatch)
     fake.route("https://a:2379/version", VERSION_35)
-    fake.route("https://a:2379/v3/maintenance/status", {})
+    fake.route("https://a:2379/v3/maintenance/status", etcd_answer())
     client = gw.EtcdClient(
         ["a:2379"], ca_cert="/ca.pem", client_cert="/c.pem", client_key="/k.pem", validate_certs=False
     )
@@ -323,7 +329,7 @@ def test_learner_promotion_waits_until_in_sync(monkeypatch):
     message = "etcdserver: can only promote a learner member which is in sync with leader"
     fake.route("http://a:2379/v3/cluster/member/promote", http_error("u", 400, 9, message))
     fake.route("http://a:2379/v3/cluster/member/promote", http_error("u", 400, 9, message))
-    fake.route("http://a:2379/v3/cluster/member/promote", {"members": [{"ID": "255", "name": "e4"}]})
+    fake.route("http://a:2379/v3/cluster/member/promote", etcd_answer(members=[{"ID": "255", "name": "e4"}]))
     members = gw.EtcdClient(["http://a:2379"]).member_promote_when_ready("ff", wait_timeout=30)
     assert members[0]["id"] == "ff" and members[0]["is_learner"] is False
     promotes = [c for c in fake.calls if c["url"].endswith("/promote")]
@@ -352,9 +358,9 @@ def test_scan_keys_pages_at_one_revision(monkeypatch):
 
     fake.route(
         "http://a:2379/v3/kv/range",
-        {"header": {"revision": "77"}, "kvs": [kv(b"/s/a"), kv(b"/s/leader", "123")], "more": True, "count": "3"},
+        etcd_answer("77", kvs=[kv(b"/s/a"), kv(b"/s/leader", "123")], more=True, count="3"),
     )
-    fake.route("http://a:2379/v3/kv/range", {"header": {"revision": "77"}, "kvs": [kv(b"/s/z")], "count": "3"})
+    fake.route("http://a:2379/v3/kv/range", etcd_answer("77", kvs=[kv(b"/s/z")], count="3"))
     revision, found = gw.EtcdClient(["http://a:2379"]).scan_keys(b"/s/", b"/s0", page_size=2)
     assert revision == 77
     assert found == [(b"/s/a", "0"), (b"/s/leader", "123"), (b"/s/z", "0")]
@@ -367,7 +373,7 @@ def test_peek_counts_and_lists_in_one_request(monkeypatch):
     fake = FakeEtcd(monkeypatch)
     fake.route("http://a:2379/version", VERSION_35)
     kvs = [{"key": base64.b64encode(b"/s/%d" % i).decode()} for i in range(2)]
-    fake.route("http://a:2379/v3/kv/range", {"header": {"revision": "9"}, "kvs": kvs, "more": True, "count": "5"})
+    fake.route("http://a:2379/v3/kv/range", etcd_answer("9", kvs=kvs, more=True, count="5"))
     count, revision, keys = gw.EtcdClient(["http://a:2379"]).peek(b"/s/", b"/s0", 2)
     assert (count, revision, keys) == (5, 9, [b"/s/0", b"/s/1"])
     ranges = [c for c in fake.calls if c["url"].endswith("/kv/range")]
@@ -377,7 +383,7 @@ def test_peek_counts_and_lists_in_one_request(monkeypatch):
 def test_peek_without_keys_only_counts(monkeypatch):
     fake = FakeEtcd(monkeypatch)
     fake.route("http://a:2379/version", VERSION_35)
-    fake.route("http://a:2379/v3/kv/range", {"header": {"revision": "9"}})
+    fake.route("http://a:2379/v3/kv/range", etcd_answer("9"))
     assert gw.EtcdClient(["http://a:2379"]).peek(b"/s/", b"/s0", 0) == (0, 9, [])
     assert fake.calls[-1]["body"]["count_only"] is True
 
@@ -391,14 +397,14 @@ def test_whole_keyspace_range_starts_at_nul():
 def test_leased_keys(monkeypatch):
     fake = FakeEtcd(monkeypatch)
     fake.route("http://a:2379/version", VERSION_35)
-    fake.route("http://a:2379/v3/lease/leases", {"leases": [{"ID": "1"}, {"ID": "2"}, {"ID": "3"}]})
+    fake.route("http://a:2379/v3/lease/leases", etcd_answer(leases=[{"ID": "1"}, {"ID": "2"}, {"ID": "3"}]))
 
     def timetolive(body, headers):
         if body["ID"] == "2":
             raise http_error("u", 404, 5, "etcdserver: requested lease not found")
         if body["ID"] == "3":
-            return {"ID": "3", "TTL": "-1"}
-        return {"ID": "1", "TTL": "20", "keys": [base64.b64encode(b"/service/pg/leader").decode()]}
+            return etcd_answer(ID="3", TTL="-1")
+        return etcd_answer(ID="1", TTL="20", keys=[base64.b64encode(b"/service/pg/leader").decode()])
 
     fake.route("http://a:2379/v3/lease/timetolive", timetolive)
     client = gw.EtcdClient(["http://a:2379"])
@@ -416,7 +422,7 @@ def test_scan_keys_halves_a_page_too_large_to_read(monkeypatch):
         rest = [k for k in keys if k >= start]
         limit = int(body["limit"])
         kvs = [{"key": base64.b64encode(k).decode(), "mod_revision": "7"} for k in rest[:limit]]
-        return {"header": HEADER, "kvs": kvs, "more": len(rest) > limit, "count": str(len(rest))}
+        return etcd_answer(kvs=kvs, more=len(rest) > limit, count=str(len(rest)))
 
     fake.route("http://a:2379/v3/kv/range", page)
     client = gw.EtcdClient(["http://a:2379"])
@@ -424,3 +430,103 @@ def test_scan_keys_halves_a_page_too_large_to_read(monkeypatch):
     revision, found = client.scan_keys(b"/s/", b"/s0", page_size=16)
     assert [k for k, _lease in found] == keys and revision == 7
     assert [c["body"]["limit"] for c in fake.calls if c["url"].endswith("/kv/range")] == ["16", "8", "8", "8"]
+
+
+# -- an answer must come from etcd ----------------------------------------------------------------
+
+
+class SameAnswer(dict):
+    """Routes that give every URL the same answer."""
+
+    def __init__(self, payload):
+        super().__init__()
+        self.payload = payload
+
+    def get(self, url, default=None):
+        return [self.payload]
+
+
+def anything_answers(monkeypatch, payload):
+    """A fake server that answers ``payload`` to every request (GET /version too)."""
+    fake = FakeEtcd(monkeypatch)
+    fake.routes = SameAnswer(payload)
+    return fake
+
+
+NOT_ETCD = (
+    "the server at http://a:2379 is not an etcd gateway: POST /v3{path} answered {answer}, without etcd's response"
+    " header (cluster_id, member_id): is this an etcd client URL?"
+)
+
+
+@pytest.mark.parametrize(
+    ("call", "path"),
+    [
+        (lambda c: c.delete_range(b"/service/pg/", b"/service/pg0"), "/kv/deleterange"),
+        (lambda c: c.delete_range(b"/service/pg/", b"/service/pg0", unchanged_since=4), "/kv/txn"),
+        (lambda c: c.peek(b"/service/pg/", b"/service/pg0", 10), "/kv/range"),
+        (lambda c: c.member_list(), "/cluster/member/list"),
+        (lambda c: c.member_add(["http://10.0.0.4:2380"]), "/cluster/member/add"),
+        (lambda c: c.member_remove("ff"), "/cluster/member/remove"),
+        (lambda c: c.member_promote("ff"), "/cluster/member/promote"),
+        (lambda c: c.status(), "/maintenance/status"),
+        (lambda c: c.leased_keys(), "/lease/leases"),
+    ],
+)
+def test_an_empty_object_is_not_an_etcd_answer(monkeypatch, call, path):
+    anything_answers(monkeypatch, {})
+    with pytest.raises(GardenosClusterError) as info:
+        call(gw.EtcdClient(["http://a:2379"]))
+    assert info.value.msg == NOT_ETCD.format(path=path, answer="{}")
+    assert info.value.details["url"] == "http://a:2379/v3" + path
+
+
+@pytest.mark.parametrize(
+    ("payload", "shown"),
+    [
+        ({"deleted": "3"}, '{"deleted": "3"}'),
+        ({"header": {}, "deleted": "3"}, '{"header": {}, "deleted": "3"}'),
+        ({"header": {"revision": "9"}}, '{"header": {"revision": "9"}}'),
+        ({"header": "x"}, '{"header": "x"}'),
+    ],
+)
+def test_an_answer_without_etcd_header_is_refused(monkeypatch, payload, shown):
+    anything_answers(monkeypatch, payload)
+    with pytest.raises(GardenosClusterError) as info:
+        gw.EtcdClient(["http://a:2379"]).delete_range(b"/x")
+    assert info.value.msg == NOT_ETCD.format(path="/kv/deleterange", answer=shown)
+
+
+@pytest.mark.parametrize("payload", [[], "etcd", 3])
+def test_an_answer_that_is_not_a_json_object_is_refused(monkeypatch, payload):
+    anything_answers(monkeypatch, payload)
+    with pytest.raises(GardenosClusterError, match=r"^http://a:2379/version: the answer is not a JSON object"):
+        gw.EtcdClient(["http://a:2379"]).delete_range(b"/x")
+
+
+def test_authentication_answer_must_come_from_etcd(monkeypatch):
+    anything_answers(monkeypatch, {"token": "x"})
+    with pytest.raises(GardenosClusterError) as info:
+        gw.EtcdClient(["http://a:2379"], username="root", password=PW).member_list()
+    assert info.value.msg == NOT_ETCD.format(path="/auth/authenticate", answer='{"token": "x"}')
+
+
+def test_header_alone_is_a_full_answer(monkeypatch):
+    # etcd omits zero and empty fields: a delete that matched nothing is its header alone, a
+    # cluster call's header has no revision.
+    fake = FakeEtcd(monkeypatch)
+    fake.route("http://a:2379/version", VERSION_35)
+    fake.route("http://a:2379/v3/kv/deleterange", etcd_answer())
+    no_revision = {k: v for k, v in HEADER.items() if k != "revision"}
+    fake.route("http://a:2379/v3/cluster/member/list", {"header": no_revision, "members": []})
+    client = gw.EtcdClient(["http://a:2379"])
+    assert client.delete_range(b"/nothing") == 0
+    assert client.member_list() == []
+
+
+def test_alarm_list_may_come_without_header(monkeypatch):
+    # etcd 3.4 answers an alarm list without alarms with {} (3.5 sends its header).
+    fake = FakeEtcd(monkeypatch)
+    fake.route("http://a:2379/version", {"etcdserver": "3.4.23", "etcdcluster": "3.4.0"})
+    fake.route("http://a:2379/v3/maintenance/alarm", {})
+    assert gw.EtcdClient(["http://a:2379"]).alarms() == []
