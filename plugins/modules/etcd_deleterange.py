@@ -19,7 +19,7 @@ description:
     C(/service/<scope>/) after its data directories were wiped.
   - Refuses to delete a range that holds a live Patroni leader key (a key ending in C(/leader) that
     is attached to a lease), since that is a running cluster, unless O(force=true).
-  - Refuses to delete the whole keyspace, or the whole C(/) tree, unless O(allow_all=true).
+  - Refuses to delete the whole keyspace, or the whole C(/) tree, unless O(allow_all=true) (see there).
   - Live leader keys are found among the keys attached to leases (few, however large the range);
     with more than 1000 leases, or when the user may not list leases, the keys of the range are
     scanned instead (keys only, no values).
@@ -47,6 +47,8 @@ options:
       - The key, the prefix (with O(prefix=true)) or the start of the range (with O(range_end)).
       - Mind the trailing slash with O(prefix=true). V(/service/pg) also matches
         V(/service/pg-2/leader), a different cluster; V(/service/pg/) does not.
+      - V(\\0) (backslash and zero), like a NUL character, means the NUL byte, the first key of the
+        keyspace, as in O(range_end).
     type: str
     required: true
   prefix:
@@ -63,8 +65,12 @@ options:
     type: str
   allow_all:
     description:
-      - Allow a range that covers the whole keyspace or the whole C(/) tree, that is O(key) empty with
-        O(prefix=true) or O(range_end), or O(key=/) with O(prefix=true) or a O(range_end) past C(/).
+      - Allow a range that covers the whole keyspace or the whole C(/) tree.
+      - That is a range from the first key of the keyspace (O(key) empty or V(\\0), with O(prefix=true)
+        or any O(range_end)), and a range that holds every key starting with C(/), that is from C(/) or
+        a key before it up to C(0) (the byte after C(/)) or past it, or to the end (V(\\0)). For example
+        O(key=/) with O(prefix=true), O(key=/) with O(range_end=0), or O(range_end=\\0) from any key up
+        to C(/).
     type: bool
     default: false
   force:
@@ -194,24 +200,52 @@ MAX_LEASES = 1000
 GUARDED_DELETE_MAX_KEYS = 10000
 
 
+# The first key there can be: etcd has no empty key, so a range from b"" is one from b"\0".
+FIRST_KEY = b"\0"
+# The "/" tree, every key that starts with "/", is [TREE_START, TREE_END): b"0" is the byte after b"/".
+TREE_START = b"/"
+TREE_END = b"0"
+
+
 def covers_everything(key, range_end):
-    """Whether [key, range_end) is the whole keyspace or the whole "/" tree."""
+    """What [key, range_end) takes of the keyspace when that needs allow_all; None when it does not.
+
+    ``range_end`` b"\\0" means "to the end of the keyspace", None a single key. A range needs
+    allow_all when it starts at the first key (it takes every tree that sorts before its end, whole;
+    to the end, that is the whole keyspace), or when it holds every key that starts with "/": it
+    starts at "/" or before and ends at "0" or after, or at the end.
+    """
     if range_end is None:
-        return False
-    if key == b"":
-        return True
-    if key == b"/":
-        return range_end == b"\0" or range_end >= b"0"
-    return False
+        return None
+    to_the_end = range_end == b"\0"
+    if key <= FIRST_KEY:
+        return "the whole keyspace" if to_the_end else "a range from the first key of the keyspace"
+    if key <= TREE_START and (to_the_end or range_end >= TREE_END):
+        return "the whole '/' tree"
+    return None
+
+
+def option_key(value):
+    """A key or range_end option -> bytes: "\\0" (backslash zero, as etcd's tools write it) or a NUL
+    character is the NUL byte."""
+    return b"\0" if value in ("\0", "\\0") else key_to_bytes(value)
+
+
+def show_key(key):
+    """A key for messages: quoted, control characters escaped; the NUL byte as \\0."""
+    if key == b"\0":
+        return "\\0"
+    text = key_to_text(key)
+    return "'%s'" % "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def resolve_range(params):
     """(key bytes, range_end bytes or None) from the module's options; validates them."""
-    key = key_to_bytes(params["key"])
+    key = option_key(params["key"])
     if params["prefix"]:
         range_end = range_end_for_prefix(key)
     elif params["range_end"] is not None:
-        range_end = b"\0" if params["range_end"] in ("\0", "\\0") else key_to_bytes(params["range_end"])
+        range_end = option_key(params["range_end"])
         if range_end != b"\0" and range_end <= key:
             raise GardenosClusterError(
                 "range_end %r must sort after key %r (or be \\0 for everything from key on)"
@@ -221,10 +255,11 @@ def resolve_range(params):
         range_end = None
     if key == b"" and range_end is None:
         raise GardenosClusterError("key must not be empty (use prefix=true with allow_all=true to delete everything)")
-    if covers_everything(key, range_end) and not params["allow_all"]:
+    covers = covers_everything(key, range_end)
+    if covers and not params["allow_all"]:
         raise GardenosClusterError(
-            "refusing to delete the whole %s: set allow_all=true if that is really meant"
-            % ("keyspace" if key == b"" else "'/' tree"),
+            "refusing to delete [%s, %s), %s: set allow_all=true if that is really meant"
+            % (show_key(key), show_key(range_end), covers),
             key=params["key"],
         )
     return key, range_end

@@ -89,6 +89,12 @@ def test_whole_keyspace_needs_allow_all(kv_cluster, run_module):
         {"key": "", "range_end": "\\0"},
         {"key": "", "range_end": "/zzz"},
         {"key": "/", "range_end": "\\0"},
+        # Every range that holds the whole keyspace or every key starting with "/", however written.
+        {"key": "\\0", "range_end": "\\0"},
+        {"key": "\\0", "prefix": True},
+        {"key": "/", "range_end": "0"},
+        {"key": "!", "range_end": "\\0"},
+        {"key": ".", "range_end": "1"},
     ]
     calls = [("etcd_deleterange", dict(args, **options)) for options in refusals]
     # allow_all lets it through (here in check mode: it counts everything, deletes nothing).
@@ -98,6 +104,14 @@ def test_whole_keyspace_needs_allow_all(kv_cluster, run_module):
     for options, result in zip(refusals, results, strict=False):
         assert result["failed"] is True, (options, result)
         assert "allow_all" in result["msg"], (options, result["msg"])
+    assert [r["msg"] for r in results[-6:-1]] == [
+        "refusing to delete [\\0, \\0), the whole keyspace: set allow_all=true if that is really meant",
+        "refusing to delete [\\0, '\\x01'), a range from the first key of the keyspace: set allow_all=true if that"
+        " is really meant",
+        "refusing to delete ['/', '0'), the whole '/' tree: set allow_all=true if that is really meant",
+        "refusing to delete ['!', \\0), the whole '/' tree: set allow_all=true if that is really meant",
+        "refusing to delete ['.', '1'), the whole '/' tree: set allow_all=true if that is really meant",
+    ]
     allowed = results[-1]
     assert not allowed["failed"], allowed
     assert allowed["changed"] is True and allowed["deleted"] >= 1
