@@ -30,7 +30,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import ipaddress
 import json
+import re
 import time
 
 from ansible.module_utils.common.text.converters import to_bytes, to_text
@@ -304,6 +306,99 @@ def normalize_member(member):
         client_urls=list(member.get("clientURLs") or []),
         is_learner=bool(member.get("isLearner", False)),
     )
+
+
+PEER_URL_FORM = (
+    "etcd wants scheme://host:port with scheme http or https, for example https://10.0.0.14:2380 or"
+    " https://[fd00::14]:2380"
+)
+_HOST_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+_IPV4_LIKE = re.compile(r"^[0-9.]+$")
+_PORT = re.compile(r"^[0-9]{1,5}$")
+
+
+def validate_peer_urls(urls, option="peer_urls"):
+    """The peer URLs, surrounding spaces dropped and schemes lower case (as etcd reads them); a
+    GardenosClusterError for the first one etcd's member add would refuse, or would store but
+    no member could listen on.
+
+    etcd (types.NewURLs) wants an http or https URL whose host has the form host:port (an IPv6
+    address in brackets) and that has no path; it lets an empty port through, this does not. A
+    query, a fragment or user information make no peer URL either. (etcd also takes unix:// and
+    unixs:// peer URLs; a member on another host cannot be reached on a UNIX socket.)
+    """
+    if not urls:
+        raise GardenosClusterError("%s must list at least one peer URL (%s)" % (option, PEER_URL_FORM))
+    checked = []
+    for url in urls:
+        text = to_text(url).strip()
+        problem = peer_url_problem(text)
+        if problem:
+            raise GardenosClusterError(
+                "%s: %r is not a peer URL etcd accepts: %s; %s" % (option, text, problem, PEER_URL_FORM),
+                peer_url=url,
+            )
+        scheme, rest = text.split("://", 1)
+        checked.append("%s://%s" % (scheme.lower(), rest))
+    return checked
+
+
+def peer_url_problem(url):
+    """Why ``url`` is not a peer URL etcd accepts (a phrase), or None."""
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        return "it has no scheme"
+    if scheme.lower() not in ("http", "https"):
+        return "its scheme is %s, not http or https" % scheme
+    for char, what in (("/", "a path"), ("?", "a query"), ("#", "a fragment"), ("@", "user information")):
+        if char in rest:
+            return "it has %s" % what
+    host, port, problem = _split_host_port(rest)
+    return problem or _host_problem(host) or _port_problem(port)
+
+
+def _split_host_port(address):
+    """(host, port, problem): a bracketed IPv6 host keeps its brackets."""
+    if address.startswith("["):
+        end = address.find("]")
+        if end < 0:
+            return None, None, "its [ has no ]"
+        host, after = address[: end + 1], address[end + 1 :]
+        if not after.startswith(":"):
+            return host, None, "it has no port"
+        return host, after[1:], None
+    if address.count(":") > 1:
+        return None, None, "an IPv6 address goes in brackets: http://[fd00::14]:2380"
+    host, _colon, port = address.partition(":")
+    return host, port, None
+
+
+def _host_problem(host):
+    if not host:
+        return "it has no host"
+    if host.startswith("["):
+        try:
+            ipaddress.IPv6Address(host[1:-1].replace("%25", "%"))
+        except ValueError:
+            return "%s is not an IPv6 address" % host
+        return None
+    if _IPV4_LIKE.match(host):
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            return "%s is not an IPv4 address" % host
+        return None
+    if not _HOST_NAME.match(host):
+        return "%r is not a host name or an IP address" % host
+    return None
+
+
+def _port_problem(port):
+    if not port:
+        return "it has no port"
+    if not _PORT.match(port) or not 1 <= int(port) <= 65535:
+        return "its port %s is not a number from 1 to 65535" % port
+    return None
 
 
 def range_fields(key, range_end):
@@ -622,8 +717,9 @@ class EtcdClient(http_transport.RestClient):
         return [normalize_member(member) for member in answer.get("members") or []]
 
     def member_add(self, peer_urls, is_learner=True):
-        """Add a member; returns (new member, all members), normalized."""
-        answer = self.call("/cluster/member/add", {"peerURLs": list(peer_urls), "isLearner": bool(is_learner)})
+        """Add a member; returns (new member, all members), normalized. The peer URLs are checked first."""
+        peer_urls = validate_peer_urls(peer_urls)
+        answer = self.call("/cluster/member/add", {"peerURLs": peer_urls, "isLearner": bool(is_learner)})
         member = normalize_member(answer.get("member") or {})
         members = [normalize_member(m) for m in answer.get("members") or []]
         return member, members

@@ -50,6 +50,9 @@ options:
       - Peer URLs of the member (etcd's C(--initial-advertise-peer-urls)), for example
         V(https://10.0.0.14:2380).
       - Required with O(state=present).
+      - Each must be C(http://host:port) or C(https://host:port), an IPv6 address in brackets
+        (V(https://[fd00::14]:2380)), without a path, as etcd wants them. They are checked before
+        anything is asked of etcd, in check mode too.
     type: list
     elements: str
   state:
@@ -193,6 +196,7 @@ from ansible_collections.gardenos.cluster.plugins.module_utils.etcd_gateway impo
     ETCD_REQUIRED_TOGETHER,
     EtcdClient,
     etcd_argument_spec,
+    validate_peer_urls,
 )
 
 
@@ -229,23 +233,23 @@ def initial_cluster(members, target, name):
     return ",".join(parts)
 
 
-def present(module, client, members):
+def present(module, client, members, peer_urls):
     params = module.params
     result = dict(changed=False, added=False, promoted=False, removed=False)
-    member = find_member(members, params["name"], params["peer_urls"])
+    member = find_member(members, params["name"], peer_urls)
     if member is None:
         result.update(changed=True, added=True)
         if module.check_mode:
-            member = dict(id=None, name="", peer_urls=list(params["peer_urls"]), client_urls=[], is_learner=True)
+            member = dict(id=None, name="", peer_urls=list(peer_urls), client_urls=[], is_learner=True)
             members = [*members, member]
         else:
-            member, members = client.member_add(params["peer_urls"], is_learner=True)
+            member, members = client.member_add(peer_urls, is_learner=True)
             member = next((m for m in members if m["id"] == member["id"]), member)
     else:
-        if sorted(member["peer_urls"]) != sorted(params["peer_urls"]):
+        if sorted(member["peer_urls"]) != sorted(peer_urls):
             module.warn(
                 "member %s has peer URLs %s, not %s; this module does not change them"
-                % (params["name"], ", ".join(member["peer_urls"]), ", ".join(params["peer_urls"]))
+                % (params["name"], ", ".join(member["peer_urls"]), ", ".join(peer_urls))
             )
         if member["is_learner"] and params["promote"]:
             result.update(changed=True, promoted=True)
@@ -259,10 +263,9 @@ def present(module, client, members):
     return result
 
 
-def absent(module, client, members):
-    params = module.params
+def absent(module, client, members, peer_urls):
     result = dict(changed=False, added=False, promoted=False, removed=False, member=None, members=members)
-    member = find_member(members, params["name"], params["peer_urls"])
+    member = find_member(members, module.params["name"], peer_urls)
     if member is None:
         return result
     label = "%s (%s)" % (member["name"] or "not started", member["id"])
@@ -296,11 +299,15 @@ def absent(module, client, members):
 
 
 def run(module):
+    # Checked before any request, in check mode too: what the real run would send is what is checked.
+    peer_urls = module.params["peer_urls"]
+    if peer_urls or module.params["state"] == "present":
+        peer_urls = validate_peer_urls(peer_urls)
     client = EtcdClient.from_params(module.params)
     members = client.member_list()
     if module.params["state"] == "present":
-        return present(module, client, members)
-    return absent(module, client, members)
+        return present(module, client, members, peer_urls)
+    return absent(module, client, members, peer_urls)
 
 
 def main():

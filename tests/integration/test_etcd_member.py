@@ -98,3 +98,24 @@ def test_refuses_removal_that_would_lose_quorum(fresh_cluster, run_module):
     assert not removed["failed"], removed
     assert removed["removed"] is True
     assert sorted(m["name"] for m in cluster.member_list()) == sorted(m.name for m in cluster.members if m is not down)
+
+
+def test_a_peer_url_etcd_refuses_fails_the_same_in_check_mode(single_cluster, run_module):
+    # etcd refuses these ("given member URLs are invalid"); check mode used to report added: true.
+    bad = ["http://10.0.0.14", "http://10.0.0.14:2380/", "http://fd00::14:2380", "ftp://10.0.0.14:2380"]
+    calls = []
+    for url in bad:
+        args = dict(single_cluster.module_args(), name="etcd-4", peer_urls=[url])
+        calls += [("etcd_member", args, {"check": True}), ("etcd_member", args)]
+    results = run_module.many(calls)
+
+    for url, check, real in zip(bad, results[::2], results[1::2], strict=True):
+        assert check["failed"] is True and real["failed"] is True, (url, check, real)
+        assert check["msg"] == real["msg"], url
+        assert check["msg"].startswith(f"peer_urls: '{url}' is not a peer URL etcd accepts: "), check["msg"]
+        assert "added" not in check and "added" not in real
+    assert results[0]["msg"] == (
+        "peer_urls: 'http://10.0.0.14' is not a peer URL etcd accepts: it has no port; etcd wants"
+        " scheme://host:port with scheme http or https, for example https://10.0.0.14:2380 or https://[fd00::14]:2380"
+    )
+    assert len(single_cluster.member_list()) == 1

@@ -530,3 +530,75 @@ def test_alarm_list_may_come_without_header(monkeypatch):
     fake.route("http://a:2379/version", {"etcdserver": "3.4.23", "etcdcluster": "3.4.0"})
     fake.route("http://a:2379/v3/maintenance/alarm", {})
     assert gw.EtcdClient(["http://a:2379"]).alarms() == []
+
+
+# -- peer URLs, checked as etcd checks them (and a little more) ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (["https://10.0.0.14:2380"], ["https://10.0.0.14:2380"]),
+        (["http://etcd-4.example.net:2380"], ["http://etcd-4.example.net:2380"]),
+        (["http://[fd00::14]:2380"], ["http://[fd00::14]:2380"]),
+        (["http://[fe80::1%25eth0]:2380"], ["http://[fe80::1%25eth0]:2380"]),
+        ([" http://10.0.0.14:2380\n"], ["http://10.0.0.14:2380"]),  # etcd trims spaces too
+        (["HTTPS://10.0.0.14:2380"], ["https://10.0.0.14:2380"]),  # and reads the scheme in any case
+        (["http://10.0.0.14:1", "http://10.0.1.14:65535"], ["http://10.0.0.14:1", "http://10.0.1.14:65535"]),
+        (["http://etcd_4:2380"], ["http://etcd_4:2380"]),
+    ],
+)
+def test_valid_peer_urls(given, expected):
+    assert gw.validate_peer_urls(given) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://10.0.0.14", "it has no port"),
+        ("http://10.0.0.14:", "it has no port"),
+        ("10.0.0.14:2380", "it has no scheme"),
+        ("ftp://10.0.0.14:2380", "its scheme is ftp, not http or https"),
+        ("unix://etcd-4:2380", "its scheme is unix, not http or https"),
+        ("http://10.0.0.14:2380/", "it has a path"),
+        ("http://10.0.0.14:2380/peer", "it has a path"),
+        ("http://10.0.0.14:2380?x=1", "it has a query"),
+        ("http://10.0.0.14:2380#x", "it has a fragment"),
+        ("http://user@10.0.0.14:2380", "it has user information"),
+        ("http://:2380", "it has no host"),
+        ("http://::1:2380", "an IPv6 address goes in brackets: http://[fd00::14]:2380"),
+        ("http://fd00::14", "an IPv6 address goes in brackets: http://[fd00::14]:2380"),
+        ("http://[fd00::14:2380", "its [ has no ]"),
+        ("http://[fd00::14]", "it has no port"),
+        ("http://[fd00::14]2380", "it has no port"),
+        ("http://[10.0.0.14]:2380", "[10.0.0.14] is not an IPv6 address"),
+        ("http://[fd00::zz]:2380", "[fd00::zz] is not an IPv6 address"),
+        ("http://10.0.0.256:2380", "10.0.0.256 is not an IPv4 address"),
+        ("http://etcd 4:2380", "'etcd 4' is not a host name or an IP address"),
+        ("http://10.0.0.14:abc", "its port abc is not a number from 1 to 65535"),
+        ("http://10.0.0.14:0", "its port 0 is not a number from 1 to 65535"),
+        ("http://10.0.0.14:65536", "its port 65536 is not a number from 1 to 65535"),
+        ("http://10.0.0.14:-1", "its port -1 is not a number from 1 to 65535"),
+        ("", "it has no scheme"),
+    ],
+)
+def test_invalid_peer_urls(url, why):
+    with pytest.raises(GardenosClusterError) as info:
+        gw.validate_peer_urls(["http://10.0.0.13:2380", url])
+    assert info.value.msg == (
+        f"peer_urls: {url.strip()!r} is not a peer URL etcd accepts: {why}; etcd wants scheme://host:port"
+        " with scheme http or https, for example https://10.0.0.14:2380 or https://[fd00::14]:2380"
+    )
+    assert info.value.details["peer_url"] == url
+
+
+def test_peer_urls_must_not_be_empty():
+    with pytest.raises(GardenosClusterError, match=r"^peer_urls must list at least one peer URL"):
+        gw.validate_peer_urls([])
+
+
+def test_member_add_checks_peer_urls_before_asking(monkeypatch):
+    fake = FakeEtcd(monkeypatch)
+    with pytest.raises(GardenosClusterError, match="it has no port"):
+        gw.EtcdClient(["http://a:2379"]).member_add(["http://10.0.0.14"])
+    assert fake.calls == []
