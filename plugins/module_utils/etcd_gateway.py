@@ -377,8 +377,11 @@ def _host_problem(host):
     if not host:
         return "it has no host"
     if host.startswith("["):
+        address = host[1:-1]
+        if "%" in address.replace("%25", ""):
+            return "the zone of %s must be written %%25<zone>, as in URLs" % host
         try:
-            ipaddress.IPv6Address(host[1:-1].replace("%25", "%"))
+            ipaddress.IPv6Address(address.replace("%25", "%"))
         except ValueError:
             return "%s is not an IPv6 address" % host
         return None

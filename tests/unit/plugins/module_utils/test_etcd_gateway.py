@@ -573,6 +573,7 @@ def test_valid_peer_urls(given, expected):
         ("http://[fd00::14]2380", "it has no port"),
         ("http://[10.0.0.14]:2380", "[10.0.0.14] is not an IPv6 address"),
         ("http://[fd00::zz]:2380", "[fd00::zz] is not an IPv6 address"),
+        ("http://[fe80::1%eth0]:2380", "the zone of [fe80::1%eth0] must be written %25<zone>, as in URLs"),
         ("http://10.0.0.256:2380", "10.0.0.256 is not an IPv4 address"),
         ("http://etcd 4:2380", "'etcd 4' is not a host name or an IP address"),
         ("http://10.0.0.14:abc", "its port abc is not a number from 1 to 65535"),
