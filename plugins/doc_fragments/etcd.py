@@ -53,7 +53,8 @@ options:
     type: str
   timeout:
     description:
-      - Seconds to wait for each HTTP request to one endpoint.
+      - Seconds one HTTP request to one endpoint may take in all (connecting, sending it and reading the
+        whole answer): a deadline, not a timeout per read.
     type: float
     default: 10
   validate_certs:

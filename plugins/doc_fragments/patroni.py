@@ -50,7 +50,8 @@ options:
     type: str
   timeout:
     description:
-      - Seconds to wait for each HTTP request to one URL.
+      - Seconds one HTTP request to one URL may take in all (connecting, sending it and reading the
+        whole answer): a deadline, not a timeout per read.
     type: float
     default: 5
   validate_certs:
