@@ -172,149 +172,41 @@ groups:
 strict: true
 """
 
-import difflib
-import ipaddress
 import os
-import re
 from collections.abc import Mapping
 
-import yaml
 from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
-from ansible.template import trust_as_template
 from ansible.utils.vars import combine_vars
+from ansible_collections.gardenos.cluster.plugins.plugin_utils.servers_fields import (
+    CONSTRUCTED_KEYS,
+    DATA_KEYS,
+    PLUGIN_NAME,
+    SERVICES,
+    check_cluster,
+    check_fqdn,
+    check_keys,
+    check_server,
+    describe,
+)
+from ansible_collections.gardenos.cluster.plugins.plugin_utils.servers_yaml import (
+    check_size,
+    check_yaml,
+    top_level_plugin_key,
+)
 
-SERVICES = ("etcd", "k3s_server", "k3s_agent", "haproxy", "patroni")
-ROLES = ("primary", "worker")
-SERVER_FIELDS = ("ip", "region", "role", "services", "vars")
-CLUSTER_FIELDS = ("name", "domain", "versions")
-DATA_KEYS = ("cluster", "servers")
-CONSTRUCTED_KEYS = ("compose", "groups", "keyed_groups", "strict", "leading_separator", "use_extra_vars")
 SEED_FILE_NAMES = ("servers.yaml", "servers.yml")
 YAML_EXTENSIONS = (".yaml", ".yml")
-# groups every inventory has, which no host may be named as (region groups contain '_': never a host name)
-GROUP_NAMES = ("all", "ungrouped", *SERVICES, "primary")
-# host vars the plugin derives from a server's fields, which its `vars:` may not override
-DERIVED_VARS = ("gardenos_ip", "gardenos_region", "gardenos_role", "gardenos_services")
-# host vars that are the server's address to Ansible (ansible_host; the ssh and paramiko transports also read
-# their own names for it), set from its `ip`: a server's `vars:` may not override them (`compose:` may)
-ADDRESS_VARS = ("ansible_host", "ansible_ssh_host", "ansible_paramiko_host")
-# vars of the group `all` set from `cluster:`, which a server's `vars:` may not override, and their fields
-CLUSTER_VARS = {
-    "gardenos_cluster_name": "cluster.name",
-    "gardenos_cluster_domain": "cluster.domain",
-    "gardenos_versions": "cluster.versions",
-}
-
-# Bounds on the file, checked before Ansible reads it: a servers.yaml is a few KB. Ansible copies every variable
-# value as a tree, so a few lines of nested YAML aliases ("billion laughs") would otherwise run it for minutes.
-MAX_FILE_BYTES = 1024 * 1024
-# nodes that YAML aliases may add to the document once expanded (200 servers sharing a vars block of 100 entries
-# through an alias add 40000)
-MAX_ALIAS_NODES = 100000
-# levels of nesting, the file's top-level mapping being the first and a server's `vars:` mapping the fourth
-MAX_DEPTH = 32
-
-_HOST_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
-_REGION = re.compile(r"[a-z0-9_-]+")
-_BROADCAST = ipaddress.ip_address("255.255.255.255")
-# the value of a top-level `plugin:` line, to tell whether a file too big to be parsed names this plugin
-_PLUGIN_LINE = re.compile(rb"""^plugin:[ \t]*(["']?)([A-Za-z0-9_.]+)\1[ \t]*(?:#.*)?$""", re.MULTILINE)
-
-
-def is_valid_host_name(name):
-    """True for an RFC 1123 host name: dot-separated labels of [a-z0-9-], 1-63 characters, no edge '-'."""
-    if not isinstance(name, str) or not name or len(name) > 253:
-        return False
-    return all(_HOST_LABEL.fullmatch(label) for label in name.split("."))
-
-
-def _var_problem(var):
-    """Why a server's `vars:` may not set this host var, or None."""
-    if var in DERIVED_VARS:
-        return "is set from the server's '%s' field; set that instead" % var[len("gardenos_") :]
-    if var in ADDRESS_VARS:
-        return (
-            "would override the server's address, its 'ip': set 'ip' (or, for every server, use 'compose:' in a file "
-            "with 'plugin: gardenos.cluster.servers')"
-        )
-    if var in CLUSTER_VARS:
-        return "is set for every server from '%s'; a server may not have its own" % CLUSTER_VARS[var]
-    if var.startswith("gardenos_cluster_"):
-        return "is a cluster variable (gardenos_cluster_*), set from 'cluster:'; a server may not have its own"
-    return None
-
-
-def _address_problem(address):
-    """Why an IP address cannot be a server's, or None. Loopback addresses are allowed (tests run hosts on them)."""
-    if address.is_unspecified:
-        return "the unspecified address, not the address of a server"
-    if address.is_multicast:
-        return "a multicast address, not the address of a server"
-    if address == _BROADCAST:
-        return "the broadcast address, not the address of a server"
-    if address.version == 6 and address.is_link_local:
-        return (
-            "an IPv6 link-local address, usable only with a zone ID (not allowed): use a global or unique local address"
-        )
-    return None
-
-
-def _describe(value):
-    """A YAML-ish name for the type of a value, for messages."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, (int, float)):
-        return "a number"
-    return "a %s" % type(value).__name__
-
-
-def _choices(value, choices, label="allowed"):
-    """The end of an 'unknown/invalid' message: the closest choice as a suggestion if any, then all the choices."""
-    close = difflib.get_close_matches(value, choices, n=1) if isinstance(value, str) else []
-    listed = "(%s: %s)" % (label, ", ".join(choices))
-    return "; did you mean '%s'? %s" % (close[0], listed) if close else " " + listed
-
-
-def _node_name(node):
-    """How a mapping key node is shown in messages."""
-    return node.value if isinstance(node, yaml.ScalarNode) else "<%s>" % node.tag.rsplit(":", 1)[-1]
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable):
-    NAME = "gardenos.cluster.servers"
+    NAME = PLUGIN_NAME
 
     # ---- which files are ours ----------------------------------------------------------------
 
     def _plugin_names(self):
         return getattr(self, "_redirected_names", None) or [self.NAME]
-
-    @staticmethod
-    def _top_level_plugin_key(path):
-        """The scalar value of the file's top-level `plugin:` key; None when absent; raises when unreadable.
-
-        A file too big to be used is not parsed: its `plugin:` line is looked for instead (parse() refuses it).
-        """
-        with open(path, "rb") as f:
-            text = f.read(MAX_FILE_BYTES + 1)
-        if len(text) > MAX_FILE_BYTES:
-            match = _PLUGIN_LINE.search(text)
-            return match.group(2).decode("ascii") if match else None
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                if isinstance(key_node, yaml.ScalarNode) and key_node.value == "plugin":
-                    return value_node.value if isinstance(value_node, yaml.ScalarNode) else ""
-        return None
 
     def verify_file(self, path):
         """Claim servers.yaml/servers.yml without a `plugin:` key, and .yaml/.yml files naming this plugin."""
@@ -322,23 +214,27 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             return False
         base = os.path.basename(path)
         if base in SEED_FILE_NAMES:
-            try:
-                plugin = self._top_level_plugin_key(path)
-            except Exception:
-                # unreadable or broken YAML: it is still our file by name; parse() reports the problem
-                return True
-            if plugin is None or plugin in self._plugin_names():
-                return True
-            self.display.vvv("%s names the inventory plugin %r, not %s" % (path, plugin, self.NAME))
-            return False
+            return self._verify_seed_file(path)
         if base.endswith(YAML_EXTENSIONS):
             try:
-                plugin = self._top_level_plugin_key(path)
+                plugin = top_level_plugin_key(path)
             except Exception:
                 return False
             if plugin in self._plugin_names():
                 return True
         self.display.vvv("%s is neither servers.yaml/servers.yml nor a file with 'plugin: %s'" % (path, self.NAME))
+        return False
+
+    def _verify_seed_file(self, path):
+        """A servers.yaml/servers.yml is ours unless its `plugin:` key names another plugin."""
+        try:
+            plugin = top_level_plugin_key(path)
+        except Exception:
+            # unreadable or broken YAML: it is still our file by name; parse() reports the problem
+            return True
+        if plugin is None or plugin in self._plugin_names():
+            return True
+        self.display.vvv("%s names the inventory plugin %r, not %s" % (path, plugin, self.NAME))
         return False
 
     # ---- reading and checking ----------------------------------------------------------------
@@ -352,319 +248,32 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             prefix.append("field '%s'" % field)
         return AnsibleParserError("%s: %s" % (": ".join(prefix), msg))
 
-    def _check_yaml(self, text):
-        """Syntax errors with their line and column, emptiness, duplicate keys, and what aliases expand to.
-
-        All from the YAML node tree, where an alias is the node it names (not a copy), before Ansible loads the file.
-        """
-        try:
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
-        except RecursionError:
-            raise self._error("the YAML is nested too deeply to be read (at most %d levels)" % MAX_DEPTH) from None
-        except yaml.MarkedYAMLError as e:
-            mark = e.problem_mark or e.context_mark
-            where = " at line %d, column %d" % (mark.line + 1, mark.column + 1) if mark else ""
-            what = ": ".join(part for part in (e.context, e.problem) if part)
-            raise self._error("YAML syntax error%s: %s" % (where, what)) from None
-        except yaml.YAMLError as e:
-            raise self._error("YAML error: %s" % to_native(e)) from None
-        if root is None:
-            raise self._error("the file is empty; it needs a 'servers:' mapping")
-        if not isinstance(root, yaml.MappingNode):
-            raise self._error(
-                "the top level must be a mapping with the keys 'servers' and optionally 'cluster', got %s"
-                % ("a list" if isinstance(root, yaml.SequenceNode) else "a scalar")
-            )
-        self._check_duplicate_keys(root, (), set())
-        self._check_expansion(root, (), 1, dict(shapes={}, open=set(), added=0))
-
-    def _check_expansion(self, node, keys, depth, state):
-        """The node's (nodes, height) once YAML aliases are expanded, the nodes capped at MAX_ALIAS_NODES + 1.
-
-        Each node is walked once: reaching it again is an alias (or a merge key) copying it, which adds its nodes
-        to state['added']. Refuses more than MAX_ALIAS_NODES added nodes, nesting deeper than MAX_DEPTH (aliases
-        included), and an alias inside the node it names.
-        """
-        if depth > MAX_DEPTH:  # before going deeper: the walk's own recursion stays short
-            raise self._error("nested more than %d levels deep" % MAX_DEPTH, **self._where(keys))
-        ident = id(node)
-        if ident in state["open"]:
-            raise self._error(
-                "a YAML alias refers to the node on line %d, which contains it: recursive structures are not allowed"
-                % (node.start_mark.line + 1),
-                **self._where(keys),
-            )
-        shape = state["shapes"].get(ident)
-        if shape is None:
-            shape = self._expand_children(node, keys, depth, state)
-            state["shapes"][ident] = shape
-        else:
-            state["added"] += shape[0]
-            if state["added"] > MAX_ALIAS_NODES:
-                raise self._error(
-                    "YAML aliases copy more than %d nodes (here an alias of the node on line %d); repeat less "
-                    "through anchors and aliases" % (MAX_ALIAS_NODES, node.start_mark.line + 1),
-                    **self._where(keys),
-                )
-        if depth + shape[1] - 1 > MAX_DEPTH:
-            raise self._error("nested more than %d levels deep" % MAX_DEPTH, **self._where(keys))
-        return shape
-
-    def _expand_children(self, node, keys, depth, state):
-        """(nodes, height) of a node reached for the first time, from its children's."""
-        if isinstance(node, yaml.SequenceNode):
-            children = [(item, keys) for item in node.value]
-        elif isinstance(node, yaml.MappingNode):
-            children = []
-            for key_node, value_node in node.value:
-                children += [(key_node, keys), (value_node, (*keys, _node_name(key_node)))]
-        else:
-            return 1, 1
-        state["open"].add(id(node))
-        nodes, height = 1, 1
-        for child, child_keys in children:
-            child_nodes, child_height = self._check_expansion(child, child_keys, depth + 1, state)
-            nodes, height = min(nodes + child_nodes, MAX_ALIAS_NODES + 1), max(height, child_height + 1)
-        state["open"].discard(id(node))
-        return nodes, height
-
-    def _check_duplicate_keys(self, node, keys, visited):
-        """A YAML mapping keeps the last of duplicate keys silently: refuse them, naming both lines."""
-        if id(node) in visited:  # an alias of a node already checked
-            return
-        visited.add(id(node))
-        if isinstance(node, yaml.SequenceNode):
-            for item in node.value:
-                self._check_duplicate_keys(item, keys, visited)
-            return
-        if not isinstance(node, yaml.MappingNode):
-            return
-        seen = {}
-        for key_node, value_node in node.value:
-            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
-                ident = (key_node.tag, key_node.value)
-                if ident in seen:
-                    self._raise_duplicate(keys, key_node.value, seen[ident], key_node.start_mark.line + 1)
-                seen[ident] = key_node.start_mark.line + 1
-            self._check_duplicate_keys(value_node, (*keys, _node_name(key_node)), visited)
-
-    @staticmethod
-    def _where(keys):
-        """The server and field of a place in the file, from the mapping keys that lead to it."""
-        if len(keys) >= 2 and keys[0] == "servers":
-            return dict(server=keys[1], field=".".join(keys[2:]) or None)
-        return dict(field=".".join(keys) or None)
-
-    def _raise_duplicate(self, keys, key, first, second):
-        lines = "on lines %d and %d; YAML would silently keep only the last" % (first, second)
-        if keys == ("servers",):
-            raise self._error("the server is defined twice, %s" % lines, server=key)
-        raise self._error("duplicate key %s" % lines, **self._where((*keys, key)))
-
-    def _check_size(self, size):
-        if size > MAX_FILE_BYTES:
-            raise self._error(
-                "the file is %d bytes, more than the %d (1 MiB) a servers.yaml may have" % (size, MAX_FILE_BYTES)
-            )
-
     def _load(self, path):
         """The file's data, checked for YAML problems first, loaded by Ansible (vault, trust for templates)."""
         try:
-            self._check_size(os.path.getsize(path))
+            check_size(os.path.getsize(path), self._error)
             text = self.loader.get_text_file_contents(path)
         except AnsibleParserError:
             raise
         except Exception as e:
             raise self._error("cannot read the file: %s" % to_native(e)) from e
-        self._check_size(len(text.encode("utf-8", "surrogateescape")))  # once decrypted, when vaulted
-        self._check_yaml(text)
+        check_size(len(text.encode("utf-8", "surrogateescape")), self._error)  # once decrypted, when vaulted
+        check_yaml(text, self._error)
         try:
             return self.loader.load_from_file(path, cache="none", trusted_as_template=True)
         except Exception as e:
             raise self._error("cannot load the file: %s" % to_native(e)) from e
-
-    def _check_keys(self, data, allowed, server=None, field=None):
-        for key in data:
-            if key not in allowed:
-                if field is None:
-                    where = dict(server=server, field=key)
-                else:
-                    where = dict(server=server, field="%s.%s" % (field, key))
-                if key in CONSTRUCTED_KEYS and field is None and server is None:
-                    raise self._error(
-                        "'%s' is a constructed option: it needs 'plugin: %s' in the file" % (key, self.NAME), **where
-                    )
-                raise self._error("unknown key%s" % _choices(key, allowed), **where)
-
-    def _check_cluster(self, cluster):
-        if cluster is None:
-            return {}
-        if not isinstance(cluster, Mapping):
-            raise self._error(
-                "must be a mapping with the keys %s, got %s" % (", ".join(CLUSTER_FIELDS), _describe(cluster)),
-                field="cluster",
-            )
-        self._check_keys(cluster, CLUSTER_FIELDS, field="cluster")
-        self._check_cluster_names(cluster)
-        self._check_versions(cluster)
-        return cluster
-
-    def _check_cluster_names(self, cluster):
-        """cluster.name and cluster.domain, which reach unit files, config comments, backup file names and FQDNs."""
-        for key in ("name", "domain"):
-            value = cluster.get(key)
-            if key in cluster and (not isinstance(value, str) or not value):
-                raise self._error("must be a non-empty string, got %s" % _describe(value), field="cluster.%s" % key)
-        if "name" in cluster and not _HOST_LABEL.fullmatch(cluster["name"]):
-            raise self._error(
-                "'%s' is not a valid cluster name: use a DNS label (1 to 63 lowercase letters, digits and '-', "
-                "neither first nor last)" % cluster["name"],
-                field="cluster.name",
-            )
-        if "domain" in cluster and not is_valid_host_name(cluster["domain"]):
-            raise self._error("'%s' is not a valid DNS domain" % cluster["domain"], field="cluster.domain")
-
-    def _check_versions(self, cluster):
-        versions = cluster.get("versions")
-        if versions is None:
-            versions = {}
-        if not isinstance(versions, Mapping):
-            raise self._error(
-                "must be a mapping of component to version, got %s" % _describe(versions), field="cluster.versions"
-            )
-        for component, version in versions.items():
-            if not isinstance(version, str) or not version:
-                raise self._error(
-                    'must be a version string (quote it: "%s"), got %s' % (version, _describe(version)),
-                    field="cluster.versions.%s" % component,
-                )
-
-    def _check_server(self, name, server):
-        if not is_valid_host_name(name):
-            raise self._error(
-                "invalid host name: use lowercase letters, digits and '-', with dots between labels of 1 to 63 "
-                "characters that neither start nor end with '-', at most 253 characters (RFC 1123)",
-                server=name,
-            )
-        if name in GROUP_NAMES:
-            raise self._error(
-                "invalid host name: '%s' is also the name of a group of the inventory (%s)"
-                % (name, ", ".join(GROUP_NAMES)),
-                server=name,
-            )
-        if not isinstance(server, Mapping):
-            raise self._error(
-                "must be a mapping with at least 'ip' and 'region', got %s" % _describe(server), server=name
-            )
-        self._check_keys(server, SERVER_FIELDS, server=name)
-
-        address = self._check_ip(name, server.get("ip"))
-
-        region = server.get("region")
-        if region is None:
-            raise self._error("missing; every server needs a region", server=name, field="region")
-        if not isinstance(region, str) or not _REGION.fullmatch(region):
-            raise self._error(
-                "'%s' is not a valid region: use lowercase letters, digits, '_' and '-'" % region,
-                server=name,
-                field="region",
-            )
-
-        role = server.get("role")
-        if role is None:
-            role = "worker"
-        if role not in ROLES:
-            raise self._error(
-                "invalid role '%s'%s" % (role, _choices(role, ROLES)),
-                server=name,
-                field="role",
-            )
-
-        services = server.get("services")
-        if services is None:
-            services = []
-        if not isinstance(services, list):
-            raise self._error(
-                "must be a list of services (%s), got %s" % (", ".join(SERVICES), _describe(services)),
-                server=name,
-                field="services",
-            )
-        for service in services:
-            if service not in SERVICES:
-                raise self._error(
-                    "unknown service '%s'%s" % (service, _choices(service, SERVICES, "known services")),
-                    server=name,
-                    field="services",
-                )
-            if services.count(service) > 1:
-                raise self._error("service '%s' is listed twice" % service, server=name, field="services")
-        if "k3s_server" in services and "k3s_agent" in services:
-            raise self._error("a server runs either k3s_server or k3s_agent, not both", server=name, field="services")
-
-        host_vars = self._check_vars(name, server.get("vars"))
-
-        written = server["ip"]
-        # the value as loaded keeps its tags (origin, trust); a normalised one is trusted like the rest of the file
-        return dict(
-            ip=written if str(address) == written else trust_as_template(str(address)),
-            written=written,
-            address=address,
-            region=region,
-            role=role,
-            services=list(services),
-            vars=host_vars,
-        )
-
-    def _check_vars(self, name, host_vars):
-        """The server's extra host vars: anything but what the plugin sets (connection settings are allowed)."""
-        if host_vars is None:
-            return {}
-        if not isinstance(host_vars, Mapping):
-            raise self._error(
-                "must be a mapping of host variable to value, got %s" % _describe(host_vars), server=name, field="vars"
-            )
-        for var in host_vars:
-            if not isinstance(var, str):
-                raise self._error("variable names must be strings, got %s" % _describe(var), server=name, field="vars")
-            problem = _var_problem(var)
-            if problem:
-                raise self._error("'%s' %s" % (var, problem), server=name, field="vars")
-        return host_vars
-
-    def _check_ip(self, name, ip):
-        """The server's address, an IPv4 address for an IPv4-mapped IPv6 one; refuses what no server can have."""
-        if ip is None:
-            raise self._error("missing; every server needs its IPv4 or IPv6 address", server=name, field="ip")
-        if not isinstance(ip, str):
-            raise self._error("must be an IPv4 or IPv6 address, got %s" % _describe(ip), server=name, field="ip")
-        if "%" in ip:
-            raise self._error(
-                "'%s' has a zone ID ('%s'): not allowed, use an address that needs none (a global or unique local one)"
-                % (ip, ip[ip.index("%") :]),
-                server=name,
-                field="ip",
-            )
-        try:
-            address = ipaddress.ip_address(ip)
-        except ValueError:
-            raise self._error("'%s' is not a valid IPv4 or IPv6 address" % ip, server=name, field="ip") from None
-        if address.version == 6 and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        problem = _address_problem(address)
-        if problem:
-            raise self._error("%s is %s" % (ip, problem), server=name, field="ip")
-        return address
 
     def _check(self, data, plugin_form):
         """The validated cluster settings and servers, or one AnsibleParserError for the first problem."""
         if not isinstance(data, Mapping):
             raise self._error(
                 "the top level must be a mapping with the keys 'servers' and optionally 'cluster', got %s"
-                % _describe(data)
+                % describe(data)
             )
         allowed = DATA_KEYS + (("plugin", *CONSTRUCTED_KEYS) if plugin_form else ())
-        self._check_keys(data, allowed)
-        cluster = self._check_cluster(data.get("cluster"))
+        check_keys(data, allowed, self._error)
+        cluster = check_cluster(data.get("cluster"), self._error)
 
         servers = data.get("servers")
         if servers is None:
@@ -673,7 +282,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             )
         if not isinstance(servers, Mapping):
             raise self._error(
-                "must be a mapping of server name to settings, got %s" % _describe(servers), field="servers"
+                "must be a mapping of server name to settings, got %s" % describe(servers), field="servers"
             )
         if not servers:
             raise self._error("is empty; list at least one server", field="servers")
@@ -681,7 +290,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         checked = {}
         owners = {}
         for name, server in servers.items():
-            entry = self._check_server(name, server)
+            entry = check_server(name, server, self._error)
             owner = owners.get(entry["address"])
             if owner is not None:
                 # the same address, maybe written differently (2001:db8::1 / 2001:0db8:0:0::1, ::ffff:192.0.2.1)
@@ -694,15 +303,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                 )
             owners[entry["address"]] = name
             checked[name] = entry
-            self._check_fqdn(name, cluster.get("domain"))
+            check_fqdn(name, cluster.get("domain"), self._error)
         return cluster, checked
-
-    def _check_fqdn(self, name, domain):
-        """The server's name in the cluster's domain (/etc/hosts, certificates) must be a host name too."""
-        if domain and not is_valid_host_name("%s.%s" % (name, domain)):
-            raise self._error(
-                "'%s.%s', its name in cluster.domain, is longer than 253 characters" % (name, domain), server=name
-            )
 
     def _warn_about_etcd(self, servers):
         members = [name for name, server in servers.items() if "etcd" in server["services"]]

@@ -9,7 +9,6 @@ MAX_LINES = 500
 # Files that were longer before the limit, each at most as long as it was then: they may only shrink,
 # and once split below the limit their entry goes (the second test says so).
 NOT_YET_SPLIT = {
-    "plugins/inventory/servers.py": 575,
     "plugins/module_utils/etcd_gateway.py": 655,
 }
 
