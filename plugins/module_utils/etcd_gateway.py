@@ -23,22 +23,35 @@ Facts about the gateway this relies on (etcd 3.4 and 3.5 behave the same):
 * errors come back as ``{"error": ..., "code": <gRPC code>, "message": ...}``;
 * with user/password auth, ``POST /v3/auth/authenticate`` returns a token that is sent as the
   ``Authorization`` header, with no ``Bearer`` in front.
+
+What the client builds on lives beside it: ``etcd_keys`` (keys and ranges, base64), ``etcd_errors``
+(what etcd's errors mean, which answers are not etcd's), ``etcd_members`` (member IDs, members as
+the modules return them) and ``etcd_peer_urls`` (peer URLs checked as etcd checks them).
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import base64
-import ipaddress
 import json
-import re
 import time
 
-from ansible.module_utils.common.text.converters import to_bytes, to_text
+from ansible.module_utils.common.text.converters import to_text
 from ansible.module_utils.urls import open_url
 from ansible_collections.gardenos.cluster.plugins.module_utils import http_transport
 from ansible_collections.gardenos.cluster.plugins.module_utils.errors import GardenosClusterError
+from ansible_collections.gardenos.cluster.plugins.module_utils.etcd_errors import (
+    HEADERLESS_PATHS,
+    error_from_response,
+    require_etcd_answer,
+)
+from ansible_collections.gardenos.cluster.plugins.module_utils.etcd_keys import b64decode, range_fields
+from ansible_collections.gardenos.cluster.plugins.module_utils.etcd_members import (
+    member_id_to_decimal,
+    member_id_to_hex,
+    normalize_member,
+)
+from ansible_collections.gardenos.cluster.plugins.module_utils.etcd_peer_urls import validate_peer_urls
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -46,101 +59,6 @@ DEFAULT_TIMEOUT = 10.0
 # gardenos.cluster.etcd doc fragment. Modules merge it with etcd_argument_spec().
 ETCD_COMMON_ARGUMENT_SPEC = http_transport.connection_argument_spec("endpoints", DEFAULT_TIMEOUT)
 ETCD_REQUIRED_TOGETHER = http_transport.required_together()
-
-GRPC_CODE_NAMES = {
-    0: "OK",
-    1: "CANCELLED",
-    2: "UNKNOWN",
-    3: "INVALID_ARGUMENT",
-    4: "DEADLINE_EXCEEDED",
-    5: "NOT_FOUND",
-    6: "ALREADY_EXISTS",
-    7: "PERMISSION_DENIED",
-    8: "RESOURCE_EXHAUSTED",
-    9: "FAILED_PRECONDITION",
-    10: "ABORTED",
-    11: "OUT_OF_RANGE",
-    12: "UNIMPLEMENTED",
-    13: "INTERNAL",
-    14: "UNAVAILABLE",
-    15: "DATA_LOSS",
-    16: "UNAUTHENTICATED",
-}
-
-# What to tell the user for the etcd errors one meets in practice: (substring of etcd's
-# message, explanation). First match wins.
-KNOWN_ETCD_ERRORS = (
-    (
-        "user name is empty",
-        "etcd has authentication enabled and the request carried no token: set username and password",
-    ),
-    ("authentication failed", "etcd authentication failed: wrong username or password"),
-    ("invalid auth token", "etcd rejected the auth token (expired, or the member restarted): authenticate again"),
-    (
-        "permission denied",
-        "permission denied: the etcd user has no role granting this operation on this key range",
-    ),
-    (
-        "root user does not have root role",
-        "etcd authentication is misconfigured: the root user does not have the root role",
-    ),
-    (
-        "commonname",
-        "etcd refused the client certificate's CommonName on the JSON gateway (client-cert-auth together with"
-        " etcd authentication): use a client certificate without CN, together with username and password",
-    ),
-    (
-        "unhealthy cluster",
-        "etcd refused the membership change because the cluster is not healthy: a member is down or the"
-        " cluster started less than ~5 seconds ago; retry once every member is healthy",
-    ),
-    (
-        "not enough started members",
-        "etcd refused the membership change: it would leave too few started members for quorum",
-    ),
-    (
-        "in sync with leader",
-        "the learner has not caught up with the leader yet (is etcd running on it, started with"
-        " --initial-cluster-state existing?)",
-    ),
-    (
-        "too many learner members",
-        "etcd allows one learner at a time: promote or remove the existing learner first",
-    ),
-    ("can only promote a learner member", "the member is a voting member already: there is nothing to promote"),
-    ("learner", "the operation is not allowed on a learner member"),
-    ("member not found", "no such etcd member (already removed?)"),
-    ("peer urls already exists", "an etcd member with these peer URLs already exists"),
-    ("id removed", "this etcd member was removed from the cluster"),
-    ("no leader", "the etcd member has no leader: the cluster lost quorum or an election is in progress"),
-    ("leader changed", "the etcd leader changed while the request was in flight: retry"),
-    ("request timed out", "etcd did not commit the request in time: the cluster is overloaded or lost quorum"),
-    ("too many requests", "etcd is overloaded (too many requests): retry later"),
-    (
-        "database space exceeded",
-        "etcd is out of space (NOSPACE alarm): compact and defragment the database, then disarm the alarm",
-    ),
-    (
-        "too many operations in txn",
-        "the transaction has more operations than the server allows (raise etcd's --max-txn-ops)",
-    ),
-    ("request is too large", "the request is larger than the server allows (etcd's --max-request-bytes)"),
-    ("required revision has been compacted", "the revision read from has been compacted meanwhile: retry"),
-    ("authentication is not enabled", "etcd authentication is not enabled on this cluster"),
-    ("key is not provided", "the key must not be empty"),
-)
-
-GRPC_CODE_HINTS = {
-    3: "etcd rejected the request as invalid",
-    4: "etcd did not answer in time",
-    5: "not found",
-    6: "already exists",
-    7: "permission denied: the etcd user has no role granting this operation",
-    8: "etcd is out of a resource (space, request size or rate)",
-    9: "etcd refused the request in its current state",
-    14: "etcd is unavailable (no leader, lost quorum, or the member is shutting down)",
-    16: "etcd did not authenticate the request: set username and password (or check them)",
-}
 
 # gRPC codes after which the same request is worth trying on the next endpoint: that member is
 # cut off or overloaded, another may not be.
@@ -150,44 +68,6 @@ FAILOVER_CODES = frozenset((4, 14))
 def etcd_argument_spec(**extra):
     """The shared connection options merged with a module's own options."""
     return http_transport.merge_argument_spec(ETCD_COMMON_ARGUMENT_SPEC, extra)
-
-
-def b64encode(data):
-    """bytes -> base64 text, as the gateway wants keys and values."""
-    return to_text(base64.b64encode(data))
-
-
-def b64decode(text):
-    """base64 text from the gateway -> bytes (an omitted field is empty)."""
-    if not text:
-        return b""
-    return base64.b64decode(text)
-
-
-def key_to_bytes(key):
-    """A key given as text (UTF-8) -> bytes; bytes stay as they are."""
-    return to_bytes(key, errors="surrogate_or_strict")
-
-
-def key_to_text(key):
-    """A key from etcd -> text for reports (bytes that are not UTF-8 come back escaped)."""
-    return key.decode("utf-8", "backslashreplace")
-
-
-def range_end_for_prefix(key):
-    """The range_end that makes [key, range_end) cover every key starting with ``key``.
-
-    That is ``key`` with its last byte incremented, after dropping trailing 0xff bytes (which
-    cannot be incremented). An empty or all-0xff prefix gives ``b"\\0"``, which etcd reads as
-    "up to the end of the keyspace".
-    """
-    key = bytearray(key)
-    while key and key[-1] == 0xFF:
-        key.pop()
-    if not key:
-        return b"\0"
-    key[-1] += 1
-    return bytes(key)
 
 
 def _version_tuple(version):
@@ -218,75 +98,6 @@ def api_prefix_for_version(cluster_version, server_version=None):
     return "/v3"
 
 
-def member_id_to_hex(member_id):
-    """A member ID as the gateway gives it (decimal string) -> hex, as etcdctl shows it."""
-    return "%x" % int(member_id)
-
-
-def member_id_to_decimal(member_id_hex):
-    """A hex member ID (as etcdctl shows it) -> the decimal string the gateway wants."""
-    return str(int(member_id_hex, 16))
-
-
-def describe_grpc_error(code, message):
-    """A message for the user from a gRPC error code and etcd's own message."""
-    message = to_text(message or "").strip()
-    try:
-        code = int(code)
-    except (TypeError, ValueError):
-        code = 2
-    lowered = message.lower()
-    explanation = None
-    for needle, text in KNOWN_ETCD_ERRORS:
-        if needle in lowered:
-            explanation = text
-            break
-    if explanation is None:
-        explanation = GRPC_CODE_HINTS.get(code, "etcd returned an error")
-    return "%s (etcd said: %s; gRPC code %d %s)" % (
-        explanation,
-        message or "nothing",
-        code,
-        GRPC_CODE_NAMES.get(code, "UNKNOWN"),
-    )
-
-
-def error_from_response(status, body, url):
-    """A GardenosClusterError from an HTTP error response of the gateway."""
-    text = to_text(body or b"", errors="surrogate_or_replace").strip()
-    payload = None
-    if text.startswith("{"):
-        try:
-            payload = json.loads(text)
-        except ValueError:
-            payload = None
-    if isinstance(payload, dict) and ("code" in payload or "error" in payload or "message" in payload):
-        code = payload.get("code", 2)
-        message = payload.get("message") or payload.get("error") or ""
-        try:
-            code = int(code)
-        except (TypeError, ValueError):
-            code = 2
-        return GardenosClusterError(
-            "%s: %s" % (url, describe_grpc_error(code, message)),
-            url=url,
-            http_status=status,
-            grpc_code=code,
-            etcd_error=message,
-        )
-    if status == 404:
-        explanation = "not found: the API path is wrong for this etcd version, or this is not an etcd client URL"
-    elif status in (401, 403):
-        explanation = "access refused"
-    else:
-        explanation = "unexpected answer"
-    return GardenosClusterError(
-        "%s: HTTP %s, %s: %s" % (url, status, explanation, text[:300] or "(empty body)"),
-        url=url,
-        http_status=status,
-    )
-
-
 def describe_transport_error(exc, timeout):
     """Why an endpoint could not be reached, for the user."""
     return http_transport.describe_transport_error(exc, timeout, EtcdClient.SERVICE, EtcdClient.URL_KIND)
@@ -297,151 +108,11 @@ def normalize_endpoint(endpoint, tls):
     return http_transport.normalize_url(endpoint, tls, EtcdClient.URL_NAME)
 
 
-def normalize_member(member):
-    """A member from the gateway -> the shape the modules return (ID in hex, as etcdctl)."""
-    return dict(
-        id=member_id_to_hex(member.get("ID", "0")),
-        name=member.get("name", ""),
-        peer_urls=list(member.get("peerURLs") or []),
-        client_urls=list(member.get("clientURLs") or []),
-        is_learner=bool(member.get("isLearner", False)),
-    )
-
-
-PEER_URL_FORM = (
-    "etcd wants scheme://host:port with scheme http or https, for example https://10.0.0.14:2380 or"
-    " https://[fd00::14]:2380"
-)
-_HOST_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
-_IPV4_LIKE = re.compile(r"^[0-9.]+$")
-_PORT = re.compile(r"^[0-9]{1,5}$")
-
-
-def validate_peer_urls(urls, option="peer_urls"):
-    """The peer URLs, surrounding spaces dropped and schemes lower case (as etcd reads them); a
-    GardenosClusterError for the first one etcd's member add would refuse, or would store but
-    no member could listen on.
-
-    etcd (types.NewURLs) wants an http or https URL whose host has the form host:port (an IPv6
-    address in brackets) and that has no path; it lets an empty port through, this does not. A
-    query, a fragment or user information make no peer URL either. (etcd also takes unix:// and
-    unixs:// peer URLs; a member on another host cannot be reached on a UNIX socket.)
-    """
-    if not urls:
-        raise GardenosClusterError("%s must list at least one peer URL (%s)" % (option, PEER_URL_FORM))
-    checked = []
-    for url in urls:
-        text = to_text(url).strip()
-        problem = peer_url_problem(text)
-        if problem:
-            raise GardenosClusterError(
-                "%s: %r is not a peer URL etcd accepts: %s; %s" % (option, text, problem, PEER_URL_FORM),
-                peer_url=url,
-            )
-        scheme, rest = text.split("://", 1)
-        checked.append("%s://%s" % (scheme.lower(), rest))
-    return checked
-
-
-def peer_url_problem(url):
-    """Why ``url`` is not a peer URL etcd accepts (a phrase), or None."""
-    scheme, separator, rest = url.partition("://")
-    if not separator:
-        return "it has no scheme"
-    if scheme.lower() not in ("http", "https"):
-        return "its scheme is %s, not http or https" % scheme
-    for char, what in (("/", "a path"), ("?", "a query"), ("#", "a fragment"), ("@", "user information")):
-        if char in rest:
-            return "it has %s" % what
-    host, port, problem = _split_host_port(rest)
-    return problem or _host_problem(host) or _port_problem(port)
-
-
-def _split_host_port(address):
-    """(host, port, problem): a bracketed IPv6 host keeps its brackets."""
-    if address.startswith("["):
-        end = address.find("]")
-        if end < 0:
-            return None, None, "its [ has no ]"
-        host, after = address[: end + 1], address[end + 1 :]
-        if not after.startswith(":"):
-            return host, None, "it has no port"
-        return host, after[1:], None
-    if address.count(":") > 1:
-        return None, None, "an IPv6 address goes in brackets: http://[fd00::14]:2380"
-    host, _colon, port = address.partition(":")
-    return host, port, None
-
-
-def _host_problem(host):
-    if not host:
-        return "it has no host"
-    if host.startswith("["):
-        address = host[1:-1]
-        if "%" in address.replace("%25", ""):
-            return "the zone of %s must be written %%25<zone>, as in URLs" % host
-        try:
-            ipaddress.IPv6Address(address.replace("%25", "%"))
-        except ValueError:
-            return "%s is not an IPv6 address" % host
-        return None
-    if _IPV4_LIKE.match(host):
-        try:
-            ipaddress.IPv4Address(host)
-        except ValueError:
-            return "%s is not an IPv4 address" % host
-        return None
-    if not _HOST_NAME.match(host):
-        return "%r is not a host name or an IP address" % host
-    return None
-
-
-def _port_problem(port):
-    if not port:
-        return "it has no port"
-    if not _PORT.match(port) or not 1 <= int(port) <= 65535:
-        return "its port %s is not a number from 1 to 65535" % port
-    return None
-
-
-def range_fields(key, range_end):
-    """The key/range_end fields of a request for [key, range_end) (bytes; range_end None: one key).
-
-    etcd refuses an empty key, so a range from the very first key starts at "\\0", as etcdctl does.
-    """
-    if not key and range_end is not None:
-        key = b"\0"
-    fields = {"key": b64encode(key)}
-    if range_end is not None:
-        fields["range_end"] = b64encode(range_end)
-    return fields
-
-
 def _get(response, snake, camel, default=None):
     """A field that the gateway spells in snake_case (original proto name) or camelCase."""
     if snake in response:
         return response[snake]
     return response.get(camel, default)
-
-
-# API paths whose answer may lack the response header: etcd 3.4 answers an alarm list without
-# alarms with {} (3.5 sends its header).
-HEADERLESS_PATHS = frozenset(("/maintenance/alarm",))
-
-
-def require_etcd_answer(answer, endpoint, api_path):
-    """``answer`` if it carries etcd's response header (a cluster_id and a member_id), else the
-    GardenosClusterError that says the server at ``endpoint`` is not an etcd gateway."""
-    header = answer.get("header")
-    if isinstance(header, dict) and header.get("cluster_id") and header.get("member_id"):
-        return answer
-    shown = json.dumps(answer)
-    raise GardenosClusterError(
-        "the server at %s is not an etcd gateway: POST %s answered %s, without etcd's response header"
-        " (cluster_id, member_id): is this an etcd client URL?"
-        % (endpoint, api_path, shown if len(shown) <= 200 else shown[:200] + "..."),
-        url=endpoint + api_path,
-    )
 
 
 # An endpoint could not be reached at all (internal: triggers failover).

@@ -186,6 +186,9 @@ from ansible_collections.gardenos.cluster.plugins.module_utils.etcd_gateway impo
     ETCD_REQUIRED_TOGETHER,
     EtcdClient,
     etcd_argument_spec,
+)
+from ansible_collections.gardenos.cluster.plugins.module_utils.etcd_keys import (
+    covers_everything,
     key_to_bytes,
     key_to_text,
     range_end_for_prefix,
@@ -198,31 +201,6 @@ MAX_LEASES = 1000
 # Up to this many keys, the delete is one transaction that fails if the range changed since it was
 # checked; etcd reads every key of the range for that compare, too slow for a huge range.
 GUARDED_DELETE_MAX_KEYS = 10000
-
-
-# The first key there can be: etcd has no empty key, so a range from b"" is one from b"\0".
-FIRST_KEY = b"\0"
-# The "/" tree, every key that starts with "/", is [TREE_START, TREE_END): b"0" is the byte after b"/".
-TREE_START = b"/"
-TREE_END = b"0"
-
-
-def covers_everything(key, range_end):
-    """What [key, range_end) takes of the keyspace when that needs allow_all; None when it does not.
-
-    ``range_end`` b"\\0" means "to the end of the keyspace", None a single key. A range needs
-    allow_all when it starts at the first key (it takes every tree that sorts before its end, whole;
-    to the end, that is the whole keyspace), or when it holds every key that starts with "/": it
-    starts at "/" or before and ends at "0" or after, or at the end.
-    """
-    if range_end is None:
-        return None
-    to_the_end = range_end == b"\0"
-    if key <= FIRST_KEY:
-        return "the whole keyspace" if to_the_end else "a range from the first key of the keyspace"
-    if key <= TREE_START and (to_the_end or range_end >= TREE_END):
-        return "the whole '/' tree"
-    return None
 
 
 def option_key(value):

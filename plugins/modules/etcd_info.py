@@ -214,8 +214,8 @@ from ansible_collections.gardenos.cluster.plugins.module_utils.etcd_gateway impo
     ETCD_REQUIRED_TOGETHER,
     EtcdClient,
     etcd_argument_spec,
-    member_id_to_hex,
 )
+from ansible_collections.gardenos.cluster.plugins.module_utils.etcd_members import member_id_to_hex
 
 
 def _int(value):

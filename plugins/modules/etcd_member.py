@@ -196,8 +196,8 @@ from ansible_collections.gardenos.cluster.plugins.module_utils.etcd_gateway impo
     ETCD_REQUIRED_TOGETHER,
     EtcdClient,
     etcd_argument_spec,
-    validate_peer_urls,
 )
+from ansible_collections.gardenos.cluster.plugins.module_utils.etcd_peer_urls import validate_peer_urls
 
 
 def find_member(members, name, peer_urls):

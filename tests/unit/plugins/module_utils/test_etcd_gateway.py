@@ -1,4 +1,5 @@
-"""Unit tests of the etcd gateway client; only the HTTP boundary (open_url) is replaced."""
+"""Unit tests of the etcd gateway client and of what it builds on (etcd_keys, etcd_errors, etcd_members,
+etcd_peer_urls); only the HTTP boundary (open_url) is replaced."""
 
 import base64
 import io
@@ -7,6 +8,12 @@ import ssl
 from urllib.error import HTTPError, URLError
 
 import pytest
+from ansible_collections.gardenos.cluster.plugins.module_utils import (
+    etcd_errors,
+    etcd_keys,
+    etcd_members,
+    etcd_peer_urls,
+)
 from ansible_collections.gardenos.cluster.plugins.module_utils import etcd_gateway as gw
 from ansible_collections.gardenos.cluster.plugins.module_utils.errors import GardenosClusterError
 
@@ -28,12 +35,12 @@ from ansible_collections.gardenos.cluster.plugins.module_utils.errors import Gar
     ],
 )
 def test_range_end_for_prefix(prefix, expected):
-    assert gw.range_end_for_prefix(prefix) == expected
+    assert etcd_keys.range_end_for_prefix(prefix) == expected
 
 
 def test_prefix_range_excludes_sibling_clusters():
     start = b"/service/postgres-cluster/"
-    end = gw.range_end_for_prefix(start)
+    end = etcd_keys.range_end_for_prefix(start)
     inside = [b"/service/postgres-cluster/leader", b"/service/postgres-cluster/members/pg-1"]
     outside = [b"/service/postgres-cluster", b"/service/postgres-cluster-2/leader", b"/service/postgres-cluster0"]
     assert all(start <= k < end for k in inside)
@@ -58,8 +65,8 @@ def test_api_prefix_for_version(cluster, server, expected):
 
 
 def test_member_ids_round_trip():
-    assert gw.member_id_to_hex("10276657743932975437") == "8e9e05c52164694d"
-    assert gw.member_id_to_decimal("8e9e05c52164694d") == "10276657743932975437"
+    assert etcd_members.member_id_to_hex("10276657743932975437") == "8e9e05c52164694d"
+    assert etcd_members.member_id_to_decimal("8e9e05c52164694d") == "10276657743932975437"
 
 
 @pytest.mark.parametrize(
@@ -80,16 +87,16 @@ def test_member_ids_round_trip():
     ],
 )
 def test_describe_grpc_error(code, message, expected):
-    text = gw.describe_grpc_error(code, message)
+    text = etcd_errors.describe_grpc_error(code, message)
     assert expected in text
-    assert f"gRPC code {code} {gw.GRPC_CODE_NAMES[code]}" in text
+    assert f"gRPC code {code} {etcd_errors.GRPC_CODE_NAMES[code]}" in text
     if message:
         assert message in text
 
 
 def test_error_from_json_body():
     body = json.dumps({"error": "etcdserver: permission denied", "code": 7, "message": "etcdserver: permission denied"})
-    err = gw.error_from_response(403, body.encode(), "http://e:2379/v3/kv/range")
+    err = etcd_errors.error_from_response(403, body.encode(), "http://e:2379/v3/kv/range")
     assert isinstance(err, GardenosClusterError)
     assert err.details["grpc_code"] == 7
     assert err.details["etcd_error"] == "etcdserver: permission denied"
@@ -98,7 +105,7 @@ def test_error_from_json_body():
 
 
 def test_error_from_plain_body():
-    err = gw.error_from_response(404, b"404 page not found\n", "http://e:2379/v3alpha/kv/range")
+    err = etcd_errors.error_from_response(404, b"404 page not found\n", "http://e:2379/v3alpha/kv/range")
     assert "grpc_code" not in err.details
     assert "HTTP 404" in err.msg and "API path" in err.msg
 
@@ -389,9 +396,9 @@ def test_peek_without_keys_only_counts(monkeypatch):
 
 
 def test_whole_keyspace_range_starts_at_nul():
-    assert gw.range_fields(b"", b"\0") == {"key": "AA==", "range_end": "AA=="}
-    assert gw.range_fields(b"", None) == {"key": ""}
-    assert gw.range_fields(b"/a", b"/b") == {"key": "L2E=", "range_end": "L2I="}
+    assert etcd_keys.range_fields(b"", b"\0") == {"key": "AA==", "range_end": "AA=="}
+    assert etcd_keys.range_fields(b"", None) == {"key": ""}
+    assert etcd_keys.range_fields(b"/a", b"/b") == {"key": "L2E=", "range_end": "L2I="}
 
 
 def test_leased_keys(monkeypatch):
@@ -549,7 +556,7 @@ def test_alarm_list_may_come_without_header(monkeypatch):
     ],
 )
 def test_valid_peer_urls(given, expected):
-    assert gw.validate_peer_urls(given) == expected
+    assert etcd_peer_urls.validate_peer_urls(given) == expected
 
 
 @pytest.mark.parametrize(
@@ -585,7 +592,7 @@ def test_valid_peer_urls(given, expected):
 )
 def test_invalid_peer_urls(url, why):
     with pytest.raises(GardenosClusterError) as info:
-        gw.validate_peer_urls(["http://10.0.0.13:2380", url])
+        etcd_peer_urls.validate_peer_urls(["http://10.0.0.13:2380", url])
     assert info.value.msg == (
         f"peer_urls: {url.strip()!r} is not a peer URL etcd accepts: {why}; etcd wants scheme://host:port"
         " with scheme http or https, for example https://10.0.0.14:2380 or https://[fd00::14]:2380"
@@ -595,7 +602,7 @@ def test_invalid_peer_urls(url, why):
 
 def test_peer_urls_must_not_be_empty():
     with pytest.raises(GardenosClusterError, match=r"^peer_urls must list at least one peer URL"):
-        gw.validate_peer_urls([])
+        etcd_peer_urls.validate_peer_urls([])
 
 
 def test_member_add_checks_peer_urls_before_asking(monkeypatch):

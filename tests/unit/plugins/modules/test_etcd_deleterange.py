@@ -7,7 +7,8 @@ is empty, so the first possible key is "\\0", and a range from "" is the same as
 
 import pytest
 from ansible_collections.gardenos.cluster.plugins.module_utils.errors import GardenosClusterError
-from ansible_collections.gardenos.cluster.plugins.modules.etcd_deleterange import covers_everything, resolve_range
+from ansible_collections.gardenos.cluster.plugins.module_utils.etcd_keys import covers_everything
+from ansible_collections.gardenos.cluster.plugins.modules.etcd_deleterange import resolve_range
 
 END = b"\0"  # range_end: to the end of the keyspace
 WHOLE_KEYSPACE = "the whole keyspace"
