@@ -54,7 +54,7 @@ options:
   timeout:
     description:
       - Seconds one HTTP request to one endpoint may take in all (connecting, sending it and reading the
-        whole answer): a deadline, not a timeout per read.
+        whole answer); a deadline, not a timeout per read.
     type: float
     default: 10
   validate_certs:

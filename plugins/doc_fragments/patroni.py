@@ -51,7 +51,7 @@ options:
   timeout:
     description:
       - Seconds one HTTP request to one URL may take in all (connecting, sending it and reading the
-        whole answer): a deadline, not a timeout per read.
+        whole answer); a deadline, not a timeout per read.
     type: float
     default: 5
   validate_certs:
