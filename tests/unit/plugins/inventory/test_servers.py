@@ -1062,7 +1062,7 @@ def test_nesting_within_the_bound(parse):
     value = "[" * 27 + "x" + "]" * 27
     inventory = parse(f"servers:\n  node-1:\n    ip: 192.0.2.1\n    region: hil\n    vars:\n      deep: {value}\n")
     expected = "x"
-    for _ in range(27):
+    for _level in range(27):
         expected = [expected]
     assert inventory.get_host("node-1").get_vars()["deep"] == expected
 
