@@ -12,7 +12,7 @@ with a message written for the user; the modules' ``main()`` turn it into ``fail
 Facts about the gateway this relies on (etcd 3.4 and 3.5 behave the same):
 
 * the API prefix is ``/v3`` from etcd 3.4 on, ``/v3beta`` on 3.3, ``/v3alpha`` before; it is
-  chosen from ``GET /version`` (``etcdcluster``);
+  chosen from ``GET /version`` (``etcdserver``, else ``etcdcluster``);
 * keys and values are base64 in JSON; int64 fields come back as strings (IDs in decimal);
   zero or empty fields are omitted (a deleterange that matched nothing has no ``deleted``);
 * every KV, lease, cluster, maintenance and auth answer carries etcd's response ``header`` with a
@@ -87,8 +87,13 @@ def _version_tuple(version):
 
 
 def api_prefix_for_version(cluster_version, server_version=None):
-    """The gateway's path prefix for an etcd version: /v3alpha before 3.3, /v3beta on 3.3, /v3 after."""
-    version = _version_tuple(cluster_version) or _version_tuple(server_version)
+    """The gateway's path prefix for an etcd version: /v3alpha before 3.3, /v3beta on 3.3, /v3 after.
+
+    The server's own version decides (it is the server that serves the paths); the cluster version
+    only when the server's is unknown: right after a bootstrap or a restore, etcd reports the
+    cluster version as 3.0.0 until its members agree (seen on 3.4 after a restore: /v3alpha, 404).
+    """
+    version = _version_tuple(server_version) or _version_tuple(cluster_version)
     if version is None:
         return "/v3"
     if version < (3, 3):

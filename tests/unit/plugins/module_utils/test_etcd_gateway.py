@@ -56,6 +56,10 @@ def test_prefix_range_excludes_sibling_clusters():
         ("3.5.0", "3.5.1", "/v3"),
         ("3.10.0", None, "/v3"),
         ("not_decided", "3.3.25", "/v3beta"),
+        # Just after a bootstrap or a restore the cluster version says 3.0.0: the server decides.
+        ("3.0.0", "3.4.23", "/v3"),
+        ("3.0.0", "3.5.1", "/v3"),
+        ("3.4.0", "3.3.25", "/v3beta"),
         ("", "", "/v3"),
         (None, None, "/v3"),
     ],
