@@ -9,7 +9,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
-
 from ansible_collections.gardenos.cluster.plugins.module_utils import host_port as builder
 from ansible_collections.gardenos.cluster.plugins.module_utils.errors import GardenosClusterError
 
@@ -19,7 +18,7 @@ def host_port(host, port):
     try:
         return builder.host_port(host, port)
     except GardenosClusterError as exc:
-        raise AnsibleFilterError(str(exc))
+        raise AnsibleFilterError(str(exc)) from exc
 
 
 def url(host, port, scheme="https", path=""):
@@ -27,7 +26,7 @@ def url(host, port, scheme="https", path=""):
     try:
         return builder.url(host, port, scheme=scheme, path=path)
     except GardenosClusterError as exc:
-        raise AnsibleFilterError(str(exc))
+        raise AnsibleFilterError(str(exc)) from exc
 
 
 class FilterModule(object):

@@ -13,7 +13,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible.module_utils.common.text.converters import to_text
-
 from ansible_collections.gardenos.cluster.plugins.module_utils.errors import GardenosClusterError
 
 
@@ -33,7 +32,7 @@ def host_port(host, port):
     try:
         number = int(port)
     except (TypeError, ValueError):
-        raise GardenosClusterError("host:port for %s: the port %r is not a number" % (host, port))
+        raise GardenosClusterError("host:port for %s: the port %r is not a number" % (host, port)) from None
     if not 0 < number < 65536:
         raise GardenosClusterError("host:port for %s: the port %d is not between 1 and 65535" % (host, number))
     if ":" in host:

@@ -22,8 +22,13 @@ def test_host_port_brackets_ipv6_only(host, port, expected):
 
 @pytest.mark.parametrize(
     ("host", "port", "message"),
-    [("", 2379, "empty"), ("10.0.0.1", "http", "not a number"), ("10.0.0.1", 0, "between 1 and 65535"),
-     ("10.0.0.1", 65536, "between 1 and 65535"), ("[]", 2379, "empty")],
+    [
+        ("", 2379, "empty"),
+        ("10.0.0.1", "http", "not a number"),
+        ("10.0.0.1", 0, "between 1 and 65535"),
+        ("10.0.0.1", 65536, "between 1 and 65535"),
+        ("[]", 2379, "empty"),
+    ],
 )
 def test_host_port_refuses_what_no_server_could_listen_on(host, port, message):
     with pytest.raises(AnsibleFilterError, match=message):
