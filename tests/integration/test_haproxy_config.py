@@ -28,7 +28,7 @@ def render(tmp_path, inventory, *extra_vars):
         "-e",
         f"render_dir={tmp_path}",
         "-e",
-        f"haproxy_secrets_controller_dir={tmp_path / 'secrets'}",
+        f"wiring_secrets_controller_dir={tmp_path / 'secrets'}",
         *[arg for var in extra_vars for arg in ("-e", var)],
         str(PLAYBOOK),
     ]
@@ -92,13 +92,13 @@ def test_patroni_hosts_are_the_default_when_there_are_some(tmp_path):
     assert "uri /replica?lag=1MB" in listen_section(config, "postgres_replicas")
 
 
-def test_spilo_node_ports_follow_the_spilo_role(tmp_path):
+def test_spilo_node_ports_follow_the_wiring(tmp_path):
     render(
         tmp_path,
         "inventory/servers.yaml",
         "haproxy_postgres_backend=spilo",
-        "spilo_primary_node_port=31432",
-        "spilo_restapi_node_port=31808",
+        "wiring_spilo_primary_node_port=31432",
+        "wiring_spilo_restapi_node_port=31808",
     )
     primary = listen_section((tmp_path / "ubuntu-8gb-hil-1.cfg").read_text(), "postgres_primary")
     assert "192.0.2.11:31432 check port 31808" in primary

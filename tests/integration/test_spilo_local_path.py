@@ -197,8 +197,8 @@ def rendered(controller):
     extra = {
         "render_dir": str(render_dir),
         "spilo_kubeconfig": str(controller["kubeconfig"]),
-        "spilo_etcd_pki_controller_dir": str(controller["pki"]),
-        "spilo_secrets_controller_dir": str(controller["secrets"]),
+        "wiring_pki_controller_dir": str(controller["pki"].parent),
+        "wiring_secrets_controller_dir": str(controller["secrets"]),
         **{f"spilo_{user}_password": password for user, password in PASSWORDS.items()},
     }
     proc = run_playbook(RENDER / "spilo_render.yml", extra, controller["base"] / "render-run")
@@ -448,8 +448,8 @@ def check_run(controller, name, **extra):
         "local_path_storage_manifests_dir": str(work / "server" / "local_path_storage"),
         "spilo_kubeconfig": str(work / "missing" / "kubeconfig.yaml"),
         "spilo_manifests_dir": str(work / "server" / "spilo"),
-        "spilo_etcd_pki_controller_dir": str(work / "missing" / "pki"),
-        "spilo_secrets_controller_dir": str(work / "secrets"),
+        "wiring_pki_controller_dir": str(work / "missing" / "pki"),
+        "wiring_secrets_controller_dir": str(work / "secrets"),
         **extra,
     }
     return work, run_playbook(RENDER / "spilo_site_check.yml", variables, work, "--check", "--diff")

@@ -278,6 +278,8 @@ def _settings_read(role, tasks_file, seen=None):
 def test_entry_points_list_the_settings_their_tasks_read(role, entry):
     """Each entry point documents the role settings its tasks read (main: tasks/main.yml)."""
     tasks_file = "main.yml" if entry == "main" else entry
+    if entry == "main" and not (ROLES_DIR / role / "tasks").exists():
+        pytest.skip(f"{role} has no tasks (the wiring role: defaults other roles read)")
     assert (ROLES_DIR / role / "tasks" / tasks_file).is_file(), f"no tasks/{tasks_file} for entry point {entry}"
     options = entry_points(role)[entry].get("options") or {}
     missing = _settings_read(role, tasks_file) - set(options)
