@@ -113,10 +113,14 @@ options:
       vars:
         description:
           - Extra host vars for this server, for example lab or connection settings (C(ansible_user),
-            C(ansible_port), C(ansible_ssh_*), C(ansible_connection), C(ansible_python_interpreter) ...) or role
-            options. Any var is allowed but those the plugin sets, which are refused with an error naming the var.
+            C(ansible_port), C(ansible_ssh_*), C(ansible_python_interpreter) ...) or role options. Any var is allowed
+            but those below, which are refused with an error naming the server and the var.
           - The server's address, C(ansible_host) (and C(ansible_ssh_host), C(ansible_paramiko_host)), comes from
             O(servers.ip). To reach every server another way, use O(compose) in a file with the O(plugin) key.
+          - C(ansible_connection) is not a server's own either. Set it for every server with O(compose), or for one
+            server in C(host_vars/<server>.yml) beside the file.
+          - C(wiring_*) variables (the wiring role's ports and controller directories) are the cluster's, set in
+            C(group_vars/all).
           - C(gardenos_ip), C(gardenos_region), C(gardenos_role) and C(gardenos_services) come from the fields above.
           - C(gardenos_cluster_name), C(gardenos_cluster_domain), C(gardenos_versions) and any other
             C(gardenos_cluster_*) var are the cluster's, from O(cluster).

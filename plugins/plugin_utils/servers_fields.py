@@ -34,6 +34,11 @@ DERIVED_VARS = ("gardenos_ip", "gardenos_region", "gardenos_role", "gardenos_ser
 # host vars that are the server's address to Ansible (ansible_host; the ssh and paramiko transports also read
 # their own names for it), set from its `ip`: a server's `vars:` may not override them (`compose:` may)
 ADDRESS_VARS = ("ansible_host", "ansible_ssh_host", "ansible_paramiko_host")
+# how Ansible reaches a server: the same for every server of servers.yaml (`compose:` may set it for all of them);
+# one server reached otherwise belongs in host_vars/<server>.yml beside the file
+CONNECTION_VARS = ("ansible_connection",)
+# the cluster's wiring (ports, controller directories: the wiring role's), one value for every server
+WIRING_PREFIX = "wiring_"
 # vars of the group `all` set from `cluster:`, which a server's `vars:` may not override, and their fields
 CLUSTER_VARS = {
     "gardenos_cluster_name": "cluster.name",
@@ -77,6 +82,16 @@ def var_problem(var):
         return "is set for every server from '%s'; a server may not have its own" % CLUSTER_VARS[var]
     if var.startswith("gardenos_cluster_"):
         return "is a cluster variable (gardenos_cluster_*), set from 'cluster:'; a server may not have its own"
+    if var in CONNECTION_VARS:
+        return (
+            "would change how Ansible reaches this one server: use 'compose:' in a file with "
+            "'plugin: gardenos.cluster.servers' for every server, or host_vars/<server>.yml beside the file"
+        )
+    if var.startswith(WIRING_PREFIX):
+        return (
+            "is the cluster's wiring (the wiring role's), one value for every server: set it in group_vars/all, "
+            "where every role reads it"
+        )
     return None
 
 

@@ -46,7 +46,11 @@ current-context: k3s
 """
     )
     (work / "servers.yaml").write_text(
-        f"""cluster:
+        f"""plugin: gardenos.cluster.servers
+# Every server runs here, on the controller.
+compose:
+  ansible_connection: "'local'"
+cluster:
   name: health-it
 servers:
   here:
@@ -55,7 +59,6 @@ servers:
     role: primary
     services: [etcd, haproxy]
     vars:
-      ansible_connection: local
       ansible_become: false
       ansible_python_interpreter: {sys.executable}
       etcd_client_port: {etcd_port}
@@ -65,7 +68,6 @@ servers:
     region: it
     services: [k3s_server]
     vars:
-      ansible_connection: local
       ansible_become: false
       ansible_python_interpreter: {sys.executable}
   gone:

@@ -184,7 +184,6 @@ def test_vars_may_set_connection_settings(parse):
             ip: 127.0.0.11
             region: it
             vars:
-              ansible_connection: local
               ansible_user: admin
               ansible_port: 2222
               ansible_ssh_common_args: -o ProxyJump=bastion
@@ -194,7 +193,6 @@ def test_vars_may_set_connection_settings(parse):
     host_vars = inventory.get_host("here").get_vars()
     # loopback addresses are allowed: tests/integration/test_health_playbook.py runs hosts on 127.0.0.x
     assert host_vars["ansible_host"] == host_vars["gardenos_ip"] == "127.0.0.11"
-    assert host_vars["ansible_connection"] == "local"
     assert host_vars["ansible_ssh_common_args"] == "-o ProxyJump=bastion"
     assert host_vars["etcd_install_method"] == "package"
 
@@ -931,6 +929,19 @@ ERRORS = [
             r"set from 'cluster:'; a server may not have its own$"
         ],
         id="vars-gardenos-cluster-prefix",
+    ),
+    pytest.param(
+        "servers:\n  node-1: {ip: 192.0.2.1, region: hil, vars: {ansible_connection: local}}\n",
+        [
+            r"server 'node-1': field 'vars': 'ansible_connection' would change how Ansible reaches this one server: "
+            r"use 'compose:'.* or host_vars/<server>\.yml beside the file$"
+        ],
+        id="vars-ansible-connection",
+    ),
+    pytest.param(
+        "servers:\n  node-1: {ip: 192.0.2.1, region: hil, vars: {wiring_etcd_client_port: 12379}}\n",
+        [r"server 'node-1': field 'vars': 'wiring_etcd_client_port' is the cluster's wiring .*: set it in group_vars/all"],
+        id="vars-wiring",
     ),
 ]
 
