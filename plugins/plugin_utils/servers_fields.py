@@ -69,30 +69,39 @@ def is_valid_host_name(name):
     return all(_HOST_LABEL.fullmatch(label) for label in name.split("."))
 
 
+# what a server's `vars:` may not set, by exact name or by prefix, and why
+_ADDRESS_PROBLEM = (
+    "would override the server's address, its 'ip': set 'ip' (or, for every server, use 'compose:' in a file "
+    "with 'plugin: gardenos.cluster.servers')"
+)
+_CONNECTION_PROBLEM = (
+    "would change how Ansible reaches this one server: use 'compose:' in a file with "
+    "'plugin: gardenos.cluster.servers' for every server, or host_vars/<server>.yml beside the file"
+)
+_PREFIX_PROBLEMS = (
+    (
+        "gardenos_cluster_",
+        "is a cluster variable (gardenos_cluster_*), set from 'cluster:'; a server may not have its own",
+    ),
+    (
+        WIRING_PREFIX,
+        "is the cluster's wiring (the wiring role's), one value for every server: set it in group_vars/all, "
+        "where every role reads it",
+    ),
+)
+
+
 def var_problem(var):
     """Why a server's `vars:` may not set this host var, or None."""
     if var in DERIVED_VARS:
         return "is set from the server's '%s' field; set that instead" % var[len("gardenos_") :]
-    if var in ADDRESS_VARS:
-        return (
-            "would override the server's address, its 'ip': set 'ip' (or, for every server, use 'compose:' in a file "
-            "with 'plugin: gardenos.cluster.servers')"
-        )
     if var in CLUSTER_VARS:
         return "is set for every server from '%s'; a server may not have its own" % CLUSTER_VARS[var]
-    if var.startswith("gardenos_cluster_"):
-        return "is a cluster variable (gardenos_cluster_*), set from 'cluster:'; a server may not have its own"
+    if var in ADDRESS_VARS:
+        return _ADDRESS_PROBLEM
     if var in CONNECTION_VARS:
-        return (
-            "would change how Ansible reaches this one server: use 'compose:' in a file with "
-            "'plugin: gardenos.cluster.servers' for every server, or host_vars/<server>.yml beside the file"
-        )
-    if var.startswith(WIRING_PREFIX):
-        return (
-            "is the cluster's wiring (the wiring role's), one value for every server: set it in group_vars/all, "
-            "where every role reads it"
-        )
-    return None
+        return _CONNECTION_PROBLEM
+    return next((problem for prefix, problem in _PREFIX_PROBLEMS if var.startswith(prefix)), None)
 
 
 def address_problem(address):

@@ -940,7 +940,10 @@ ERRORS = [
     ),
     pytest.param(
         "servers:\n  node-1: {ip: 192.0.2.1, region: hil, vars: {wiring_etcd_client_port: 12379}}\n",
-        [r"server 'node-1': field 'vars': 'wiring_etcd_client_port' is the cluster's wiring .*: set it in group_vars/all"],
+        [
+            r"server 'node-1': field 'vars': 'wiring_etcd_client_port' is the cluster's wiring .*: "
+            r"set it in group_vars/all"
+        ],
         id="vars-wiring",
     ),
 ]
