@@ -98,6 +98,17 @@ def short_error(msg):
     return match.group(1) if match else text
 
 
+def not_in_servers_yaml(group, what, seen, listed, fix):
+    """'<what> match servers.yaml': a warning that names those seen (K3s nodes, Patroni members ...) that
+    servers.yaml does not list; no check when it lists them all."""
+    extra = [name for name in seen if name not in listed]
+    if not extra:
+        return []
+    return [
+        check(group, "%s match servers.yaml" % what, "warn", "%s not in servers.yaml: %s" % (what, joined(extra)), fix)
+    ]
+
+
 def fix_reach(host):
     """The fix of a check that could not look at its host."""
     return "make %s reachable first (see its hosts check), then run the report again" % host

@@ -10,7 +10,13 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.gardenos.cluster.plugins.plugin_utils.health.common import as_dict, as_list, check, joined
+from ansible_collections.gardenos.cluster.plugins.plugin_utils.health.common import (
+    as_dict,
+    as_list,
+    check,
+    joined,
+    not_in_servers_yaml,
+)
 from ansible_collections.gardenos.cluster.plugins.plugin_utils.health.services import service_checks
 
 K3S_CHECKS = ("nodes Ready", "no control-plane taints", "default StorageClass", "core pods running")
@@ -90,17 +96,15 @@ def _node_checks(result, servers, nodes_expected, api_fix):
         ]
     nodes = dict((_name_of(node), node) for node in _resources(result))
     checks = [_node_ready_check(host, nodes, servers) for host in nodes_expected]
-    extra = [node for node in nodes if node not in nodes_expected]
-    if extra:
-        checks.append(
-            check(
-                "k3s",
-                "nodes match servers.yaml",
-                "warn",
-                "nodes not in servers.yaml: %s" % joined(extra),
-                "kubectl delete node <name> for nodes that are gone, or add them to servers.yaml",
-            )
+    checks.extend(
+        not_in_servers_yaml(
+            "k3s",
+            "nodes",
+            nodes,
+            nodes_expected,
+            "kubectl delete node <name> for nodes that are gone, or add them to servers.yaml",
         )
+    )
     checks.append(_taint_check(nodes))
     return checks
 

@@ -16,6 +16,7 @@ from ansible_collections.gardenos.cluster.plugins.plugin_utils.health.common imp
     check,
     human_size,
     joined,
+    not_in_servers_yaml,
 )
 from ansible_collections.gardenos.cluster.plugins.plugin_utils.health.services import service_checks
 
@@ -59,17 +60,9 @@ def _cluster_checks(obs, hosts, settings):
     checks = [_healthy_check(result, members, source), _leader_check(result.get("leader"), leaders)]
     by_name = dict((m.get("name"), m) for m in members)
     checks.extend(_member_check(host, by_name, leaders, settings["patroni_max_lag"]) for host in hosts)
-    extra = [n for n in by_name if n not in hosts]
-    if extra:
-        checks.append(
-            check(
-                "patroni",
-                "members match servers.yaml",
-                "warn",
-                "members not in servers.yaml: %s" % joined(extra),
-                "stop Patroni on them, or add them to servers.yaml",
-            )
-        )
+    checks.extend(
+        not_in_servers_yaml("patroni", "members", by_name, hosts, "stop Patroni on them, or add them to servers.yaml")
+    )
     if result.get("paused"):
         checks.append(
             check(
