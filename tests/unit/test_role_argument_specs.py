@@ -35,6 +35,15 @@ WITHOUT_DEFAULT = {
         "refuse it as not an int"
     ),
 }
+# Settings an entry point's tasks read but the entry point does not list, and why: Ansible templates every listed
+# option when it validates the entry point.
+NOT_LISTED = {
+    ("haproxy", "health.yml", "haproxy_stats_password"): (
+        "its default is a password lookup, which writes a new password file on the controller when there is none: "
+        "the validation would run it, and the read-only health check must not (it takes the inventory's password, "
+        "else the file's)"
+    ),
+}
 # The keys an option shares with the same option of the role's main entry point.
 SHARED_KEYS = ("type", "elements", "choices", "no_log", "default")
 
@@ -282,5 +291,7 @@ def test_entry_points_list_the_settings_their_tasks_read(role, entry):
         pytest.skip(f"{role} has no tasks (the wiring role: defaults other roles read)")
     assert (ROLES_DIR / role / "tasks" / tasks_file).is_file(), f"no tasks/{tasks_file} for entry point {entry}"
     options = entry_points(role)[entry].get("options") or {}
-    missing = _settings_read(role, tasks_file) - set(options)
+    not_listed = {name for (r, e, name) in NOT_LISTED if (r, e) == (role, entry)}
+    assert not not_listed & set(options), f"{entry} lists {sorted(not_listed & set(options))}: drop its exception"
+    missing = _settings_read(role, tasks_file) - set(options) - not_listed
     assert not missing, f"{entry} reads {sorted(missing)} but does not list them"
