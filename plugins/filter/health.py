@@ -4,9 +4,11 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The cluster health report of gardenos.cluster (``playbooks/health.yml``).
 
-The playbook only observes: it pings the hosts and runs the collection's read-only modules and a
-few commands, registers their results and hands them all to ``health_checks``, which turns them
-into checks. Each check is a mapping ``{group, name, status, saw, fix}``: ``status`` is ``pass``,
+The playbook only observes: it pings the hosts, reads their services, and runs each role's
+read-only entry point (``tasks/health.yml`` of etcd, patroni, haproxy and k3s_server), which reads
+that role's state with the role's own settings and publishes it on its hosts as ``<role>_health``,
+a mapping of the observations below. It hands them all to ``health_checks``, which turns them into
+checks. Each check is a mapping ``{group, name, status, saw, fix}``: ``status`` is ``pass``,
 ``warn``, ``fail`` or ``skip`` (not applicable here, for example K3s without K3s servers),
 ``saw`` says what was observed and ``fix`` (for anything but ``pass`` and ``skip``) what to do.
 ``health_score`` counts them and ``health_report`` renders the plain-text report.
@@ -20,11 +22,16 @@ The observations (``health_checks``' input) are::
         ip: <gardenos_ip>
         ping: <registered ansible.builtin.ping (ignore_unreachable)>
         services: <registered ansible.builtin.service_facts>
-        certs: <registered loop of `openssl x509 -noout -enddate -in <item.path>`; item: {path, name}>
+        # from etcd_health, patroni_health, k3s_server_health: the certificates of the etcd PKI each
+        # role installed, each a registered community.crypto.x509_certificate_info result (its
+        # not_after) on what ansible.builtin.slurp read of it (its item; that item's own: {path, name})
+        etcd_certs, patroni_certs, k3s_certs: [<x509_certificate_info result>, ...]
+        # from haproxy_health
         haproxy_info: <registered gardenos.cluster.haproxy_info>
         haproxy_stats_anonymous: {status, msg} of a GET of the stats page without credentials
         haproxy_stats_auth: {status, msg} of a GET of the stats page with the credentials
-        # run once, for the whole cluster, on one host (any host holding them will do):
+        # run once, for the whole cluster, on one host (any host holding them will do); from
+        # etcd_health, patroni_health and k3s_server_health:
         etcd_members: {<etcd host>: {endpoint: <client URL>, quota_bytes: <quota-backend-bytes>}}
         etcd_runner: <host that ran the etcd checks>
         etcd_info: <registered gardenos.cluster.etcd_info over every endpoint>

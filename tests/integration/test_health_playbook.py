@@ -5,6 +5,7 @@ fail (never pass), Patroni is skipped, the run exits non-zero, and neither the o
 hold the HAProxy stats password, even with colours forced on.
 """
 
+import datetime
 import json
 import os
 import re
@@ -15,11 +16,33 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
 from etcdlab import free_ports
 
 REPO = Path(__file__).resolve().parents[2]
 PLAYBOOK = REPO / "playbooks" / "health.yml"
 ANSI = re.compile(r"\x1b\[")
+NOT_AFTER = datetime.datetime(2031, 5, 17, 8, 30, tzinfo=datetime.timezone.utc)
+
+
+def certificate_pem(not_after):
+    """A self-signed certificate valid until not_after, in PEM."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "here")])
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_after - datetime.timedelta(days=3650))
+        .not_valid_after(not_after)
+        .sign(key, hashes.SHA256())
+    )
+    return certificate.public_bytes(Encoding.PEM)
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +52,10 @@ def health(tmp_path_factory):
     password = secrets.token_hex(16)
     (work / "secrets").mkdir(mode=0o700)
     (work / "secrets" / "haproxy-stats-password").write_text(password + "\n")
+    # here's etcd certificates (its etcd_config_dir): a real one, one that is not a certificate, the others missing.
+    (work / "etcd" / "pki").mkdir(parents=True)
+    (work / "etcd" / "pki" / "server.crt").write_bytes(certificate_pem(NOT_AFTER))
+    (work / "etcd" / "pki" / "peer.crt").write_text("not a certificate\n")
     # The kubeconfig the k3s_server role would have fetched, for an API that does not answer.
     (work / "secrets" / "kubeconfig.yaml").write_text(
         f"""apiVersion: v1
@@ -61,7 +88,8 @@ servers:
     vars:
       ansible_become: false
       ansible_python_interpreter: {sys.executable}
-      etcd_client_port: {etcd_port}
+      wiring_etcd_client_port: {etcd_port}
+      etcd_config_dir: {work / "etcd"}
       haproxy_stats_port: {stats_port}
   kube:
     ip: 127.0.0.13
@@ -94,7 +122,7 @@ servers:
         "-e",
         f"health_reports_dir={reports}",
         "-e",
-        f"health_haproxy_socket={work / 'no-haproxy.sock'}",
+        f"wiring_haproxy_stats_socket={work / 'no-haproxy.sock'}",
         str(PLAYBOOK),
     ]
     result = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True, timeout=600, check=False)
@@ -106,6 +134,7 @@ servers:
         "texts": texts,
         "jsons": jsons,
         "kubeconfig": work / "secrets" / "kubeconfig.yaml",
+        "work": work,
     }
 
 
@@ -157,14 +186,31 @@ def test_what_is_down_fails_by_name(health):
         assert named[("etcd", f"member {host} healthy")]["status"] == "fail"
         assert host in named[("etcd", f"member {host} healthy")]["fix"]
     assert named[("etcd", "quorum")]["status"] == "fail"
-    assert named[("etcd", "certificate /etc/etcd/pki/server.crt on here")]["status"] == "fail"
     assert named[("etcd", "certificates on gone")]["saw"] == "not checked: gone is unreachable"
+    assert named[("etcd", "certificate /etc/rancher/k3s/etcd/client.crt on kube")]["saw"] == (
+        "cannot read it: no such file"
+    )
     assert named[("haproxy", "stats socket on here")]["status"] == "fail"
     assert "no HAProxy stats socket" in named[("haproxy", "stats socket on here")]["saw"]
     assert named[("haproxy", "stats page on here with the credentials")]["status"] == "fail"
     # nothing that could not be seen passes
     assert named[("security", "HAProxy stats on here refuse anonymous access")]["status"] == "warn"
     assert named[("security", "etcd here refuses a client without a certificate")]["status"] != "pass"
+
+
+def test_each_certificate_is_read_where_its_role_put_it(health):
+    """The etcd role's entry point reads here's certificates under its etcd_config_dir, their expiry read by
+    community.crypto.x509_certificate_info."""
+    named = checks(health)
+    pki = health["work"] / "etcd" / "pki"
+    server = named[("etcd", f"certificate {pki}/server.crt on here")]
+    assert server["status"] == "pass"
+    assert server["saw"].startswith("valid until 2031-05-17 08:30 UTC (")
+    peer = named[("etcd", f"certificate {pki}/peer.crt on here")]
+    assert peer["status"] == "fail"
+    assert peer["saw"].startswith("no expiry date: ")
+    ca = named[("etcd", f"certificate {pki}/ca.crt on here")]
+    assert (ca["status"], ca["saw"]) == ("fail", "cannot read it: no such file")
 
 
 def test_k3s_is_checked_through_the_kubeconfig_and_fails_without_an_api(health):

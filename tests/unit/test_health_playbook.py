@@ -1,6 +1,7 @@
-"""playbooks/health.yml reads the roles' settings with the roles' defaults as fallbacks (role defaults are not
-visible outside their role): those fallbacks must stay equal to roles/*/defaults/main.yml, and the fixed paths
-it reads must be the ones the roles write."""
+"""playbooks/health.yml composes the roles' read-only entry points (roles/<role>/tasks/health.yml): it reads no
+role setting itself, each entry point publishes what it saw as <role>_health, and reads the certificates where its
+role installs them, under the names the controller's etcd PKI gives them. Nothing here runs Ansible (the playbook
+runs in tests/integration/test_health_playbook.py and on the lab)."""
 
 import re
 from pathlib import Path
@@ -8,62 +9,126 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-PLAYBOOK = (REPO / "playbooks" / "health.yml").read_text()
-# `<var> | default(<literal>)` or `hostvars[host]['<var>'] | default(<literal>)` in the playbook, where the
-# literal has no parentheses.
-FALLBACK = re.compile(r"\b([a-z][a-z0-9_]*)(?:'\])? \| default\(([^()]+)\)")
+PLAYBOOK_TEXT = (REPO / "playbooks" / "health.yml").read_text()
+PLAYBOOK = yaml.safe_load(PLAYBOOK_TEXT)
+# The roles with a health entry point, in the order the report reads them.
+HEALTH_ROLES = ["etcd", "patroni", "haproxy", "k3s_server"]
+WIRING = yaml.safe_load((REPO / "roles" / "wiring" / "defaults" / "main.yml").read_text())
 
 
-def role_defaults():
-    defaults = {}
-    for path in sorted(REPO.glob("roles/*/defaults/main.yml")):
-        defaults.update(yaml.safe_load(path.read_text()) or {})
-    return defaults
+def load(path):
+    return yaml.safe_load(path.read_text()) or {}
 
 
-def as_role_default(expression):
-    """The playbook's Jinja fallback written as a role default would be: 'x ~ "/y"' -> '{{ x }}/y'."""
-    concatenation = re.fullmatch(r"([a-z_]+) ~ '([^']*)'", expression.strip())
-    if concatenation:
-        variable, suffix = concatenation.groups()
-        return "{{ " + variable + " }}" + suffix
-    return yaml.safe_load(expression)
+def without_comments(text):
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
 
 
-def test_fallbacks_equal_the_role_defaults():
-    defaults = role_defaults()
-    compared = set()
-    for name, expression in FALLBACK.findall(PLAYBOOK):
-        if name not in defaults:
-            continue
-        assert as_role_default(expression) == defaults[name], f"{name}: health.yml falls back to {expression}"
-        compared.add(name)
-    assert compared >= {
-        "etcd_config_dir",
-        "etcd_client_port",
-        "etcd_quota_backend_bytes",
-        "patroni_config_dir",
-        "patroni_restapi_port",
-        "haproxy_bind_address",
-        "haproxy_stats_port",
-        "haproxy_stats_uri",
-        "haproxy_stats_user",
-        "haproxy_secrets_controller_dir",
-        "k3s_secrets_controller_dir",
+def health_tasks(role):
+    return load(REPO / "roles" / role / "tasks" / "health.yml")
+
+
+def test_the_playbook_reads_no_role_setting():
+    """No role default is read (or copied as a fallback) by the playbook: the roles' entry points read them."""
+    settings = set()
+    for path in REPO.glob("roles/*/defaults/main.yml"):
+        if path.parent.parent.name != "wiring":
+            settings.update(load(path))
+    text = without_comments(PLAYBOOK_TEXT)
+    read = sorted(name for name in settings if re.search(rf"\b{re.escape(name)}\b", text))
+    assert not read, f"playbooks/health.yml reads role settings: {read}"
+
+
+def test_the_playbook_runs_each_roles_health_entry_point_and_reads_what_it_publishes():
+    included = [
+        task["ansible.builtin.include_role"]
+        for play in PLAYBOOK
+        for task in play.get("tasks", [])
+        if "ansible.builtin.include_role" in task
+    ]
+    assert [(include["name"], include["tasks_from"]) for include in included] == [
+        (f"gardenos.cluster.{role}", "health.yml") for role in HEALTH_ROLES
+    ]
+    report = next(play for play in PLAYBOOK if play["name"] == "Health - the report")
+    assert report["vars"]["health_roles"] == HEALTH_ROLES
+    assert "hostvars[host][role ~ '_health']" in report["vars"]["health_observations"]["hosts"]
+
+
+def test_each_entry_point_publishes_its_health_fact_last():
+    for role in HEALTH_ROLES:
+        last = health_tasks(role)[-1]
+        assert list(last["ansible.builtin.set_fact"]) == [f"{role}_health"], role
+
+
+def test_the_entry_points_change_nothing():
+    """Read-only modules, and where a task may not run in check mode, a read (GET) on purpose."""
+    read_only = {
+        "ansible.builtin.slurp",
+        "ansible.builtin.set_fact",
+        "ansible.builtin.stat",
+        "ansible.builtin.uri",
+        "community.crypto.x509_certificate_info",
+        "gardenos.cluster.etcd_info",
+        "gardenos.cluster.haproxy_info",
+        "gardenos.cluster.patroni_check",
+        "kubernetes.core.k8s_info",
     }
+    for role in HEALTH_ROLES:
+        for task in health_tasks(role):
+            modules = [key for key in task if "." in key]
+            assert len(modules) == 1 and modules[0] in read_only, f"{role}: {task['name']}"
+            if modules[0] == "ansible.builtin.uri":
+                assert task[modules[0]].get("method", "GET") == "GET", f"{role}: {task['name']}"
+
+
+def rendered(text, host="lab-1"):
+    """The few templates the certificate lists use: the wiring's certificate names and the host's name."""
+    text = text.replace("{{ inventory_hostname }}", host).replace(
+        "{{ wiring_etcd_ca_file }}", WIRING["wiring_etcd_ca_file"]
+    )
+    return re.sub(
+        r"\{\{ wiring_etcd_client_files\.(\w+)\.cert \}\}",
+        lambda match: WIRING["wiring_etcd_client_files"][match.group(1)]["cert"],
+        text,
+    )
+
+
+def certificates_read(role):
+    """(path on the host, name in the controller's etcd PKI) of each certificate the entry point reads."""
+    slurp = next(task for task in health_tasks(role) if "ansible.builtin.slurp" in task)
+    assert slurp["ansible.builtin.slurp"]["src"] == "{{ item.path }}"
+    return [(rendered(item["path"]), rendered(item["name"])) for item in slurp["loop"]]
+
+
+def installed(files, host_dir):
+    """(path on the host, name in the controller's etcd PKI) of the certificates in a role's list of PKI files."""
+    return [(f"{host_dir}/{file['dest']}", rendered(file["src"])) for file in files if file["dest"].endswith(".crt")]
+
+
+def test_etcd_reads_the_certificates_where_it_installs_them():
+    files = load(REPO / "roles" / "etcd" / "vars" / "main.yml")["_etcd_pki_node_file_names"]
+    assert certificates_read("etcd") == installed(files, "{{ _etcd_pki_dir }}")
+
+
+def test_patroni_reads_its_client_certificate_where_it_installs_it():
+    configure = load(REPO / "roles" / "patroni" / "tasks" / "configure.yml")
+    install = next(
+        task for task in configure if task["name"] == "Install the etcd CA and Patroni's etcd client certificate"
+    )
+    assert install["ansible.builtin.copy"]["dest"] == "{{ _patroni_pki_dir }}/{{ item.dest }}"
+    client = [file for file in install["loop"] if file["dest"] == "etcd-client.crt"]
+    assert certificates_read("patroni") == installed(client, "{{ _patroni_pki_dir }}")
+
+
+def test_k3s_server_reads_its_client_certificate_where_it_installs_it():
+    files = load(REPO / "roles" / "k3s_server" / "vars" / "main.yml")["_k3s_server_etcd_pki_files"]
+    client = [file for file in files if file["dest"] == "client.crt"]
+    assert certificates_read("k3s_server") == installed(client, "{{ _k3s_server_etcd_pki_dir }}")
 
 
 def test_the_stats_socket_is_the_one_haproxy_cfg_opens():
-    socket = re.search(r"health_haproxy_socket: (\S+)", PLAYBOOK).group(1)
+    reads = next(task for task in health_tasks("haproxy") if "gardenos.cluster.haproxy_info" in task)
+    assert reads["gardenos.cluster.haproxy_info"]["socket"] == "{{ wiring_haproxy_stats_socket }}"
     template = (REPO / "roles" / "haproxy" / "templates" / "haproxy.cfg.j2").read_text()
-    assert re.search(rf"^\s*stats socket {re.escape(socket)} ", template, re.MULTILINE)
-
-
-def test_the_k3s_etcd_client_certificate_is_where_k3s_server_puts_it():
-    variables = yaml.safe_load((REPO / "roles" / "k3s_server" / "vars" / "main.yml").read_text())
-    assert variables["_k3s_server_config_dir"] == "/etc/rancher/k3s"
-    assert variables["_k3s_server_etcd_pki_dir"] == "{{ _k3s_server_config_dir }}/etcd"
-    assert (
-        "_k3s_server_etcd_pki_dir ~ '/client.crt'" in (REPO / "roles" / "k3s_server" / "vars" / "main.yml").read_text()
-    )
-    assert "'/etc/rancher/k3s/etcd/client.crt'" in PLAYBOOK
+    opened = re.search(r"^\s*stats socket (\S+) ", template, re.MULTILINE).group(1)
+    assert opened in ("{{ wiring_haproxy_stats_socket }}", WIRING["wiring_haproxy_stats_socket"])

@@ -3,43 +3,30 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The certificate checks of the health report (in its etcd group): each certificate of the etcd PKI on
-the etcd, Patroni and K3s server hosts is readable and far from its expiry."""
+the etcd, Patroni and K3s server hosts is readable and far from its expiry (its not_after, as
+community.crypto.x509_certificate_info reads it on the controller from what slurp read on the host)."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
 import datetime
-import re
 
 from ansible_collections.gardenos.cluster.plugins.plugin_utils.health.common import as_dict, as_list, check, fix_reach
 
-# The hosts that hold certificates of the etcd PKI, by group.
+# The hosts that hold certificates of the etcd PKI, by group, and the observations each role publishes
+# of the certificates it installed, in the report's order.
 CERT_GROUPS = ("etcd", "patroni", "k3s_server")
+CERT_OBSERVATIONS = ("etcd_certs", "patroni_certs", "k3s_certs")
 
-MONTHS = dict(
-    (name, number) for number, name in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(), 1)
-)
+# community.crypto.x509_certificate_info's dates: ASN.1 TIME, UTC.
+ASN1_TIME = "%Y%m%d%H%M%SZ"
 
 
-def parse_openssl_enddate(text):
-    """The date of ``openssl x509 -noout -enddate``: 'notAfter=Nov 24 01:30:00 2028 GMT' (or, with
-    ``-dateopt iso_8601``, 'notAfter=2028-11-24 01:30:00Z') -> an aware UTC datetime, or None."""
-    match = re.search(r"notAfter=\s*(.+)", "%s" % (text or ""))
-    if not match:
-        return None
-    value = match.group(1).strip()
-    parts = value.split()
-    if len(parts) >= 4 and parts[0] in MONTHS:
-        try:
-            hour, minute, second = (int(part) for part in parts[2].split(":"))
-            return datetime.datetime(
-                int(parts[3]), MONTHS[parts[0]], int(parts[1]), hour, minute, second, tzinfo=datetime.timezone.utc
-            )
-        except ValueError:
-            return None
+def parse_asn1_time(text):
+    """x509_certificate_info's not_after, '20281124013000Z' -> an aware UTC datetime, or None."""
     try:
-        return datetime.datetime.strptime(value.rstrip("Z"), "%Y-%m-%d %H:%M:%S").replace(tzinfo=datetime.timezone.utc)
+        return datetime.datetime.strptime("%s" % (text or ""), ASN1_TIME).replace(tzinfo=datetime.timezone.utc)
     except ValueError:
         return None
 
@@ -51,38 +38,40 @@ def certificate_checks(obs, settings):
     for group in CERT_GROUPS:
         hosts.extend(host for host in obs.group(group) if host not in hosts)
     for host in hosts:
-        certs = obs.host(host).get("certs")
-        results = [as_dict(result) for result in as_list(as_dict(certs).get("results"))]
+        observed = [obs.host(host).get(key) for key in CERT_OBSERVATIONS]
+        results = [as_dict(result) for certs in observed for result in as_list(certs)]
         if not results:
-            reason = obs.why_missing(host) if certs is None else "no certificate listed"
+            missing = all(certs is None for certs in observed)
+            reason = obs.why_missing(host) if missing else "no certificate listed"
             checks.append(
                 check("etcd", "certificates on %s" % host, "fail", "not checked: %s" % reason, fix_reach(host))
             )
             continue
-        checks.extend(_certificate_check(host, result, settings) for result in results if not result.get("skipped"))
+        checks.extend(_certificate_check(host, result, settings) for result in results)
     return checks
 
 
 def _certificate_check(host, result, settings):
-    """The check of one certificate: the registered openssl run on it."""
-    item = as_dict(result.get("item"))
+    """The check of one certificate: x509_certificate_info's result on what slurp read of it (its item)."""
+    read = as_dict(result.get("item"))
+    item = as_dict(read.get("item"))
     path = item.get("path") or "?"
     name = "certificate %s on %s" % (path, host)
-    if result.get("rc") not in (0, None) or result.get("unreachable"):
+    if "content" not in read:
         return check(
             "etcd",
             name,
             "fail",
-            "cannot read it: %s" % _read_error(result),
+            "cannot read it: %s" % _read_error(read),
             "run site.yml: it installs the certificates",
         )
-    not_after = parse_openssl_enddate(result.get("stdout"))
+    not_after = parse_asn1_time(result.get("not_after"))
     if not_after is None:
         return check(
             "etcd",
             name,
             "fail",
-            "no expiry date in: %s" % result.get("stdout", ""),
+            "no expiry date: %s" % (result.get("msg") or "not a certificate"),
             "check the file: openssl x509 -noout -text -in %s" % path,
         )
     days = (not_after - settings["now"]).total_seconds() / 86400.0
@@ -100,10 +89,10 @@ def _certificate_check(host, result, settings):
     return check("etcd", name, "pass", "valid until %s (%d days)" % (when, int(days)))
 
 
-def _read_error(result):
-    """Why openssl could not read a certificate, in one line."""
-    error = "%s" % (result.get("stderr") or result.get("msg") or "rc %s" % result.get("rc"))
-    if "No such file or directory" in error:
+def _read_error(read):
+    """Why slurp could not read a certificate, in one line."""
+    error = "%s" % (read.get("msg") or "not read")
+    if error.lower().startswith("file not found"):
         return "no such file"
     return error.strip().splitlines()[0] if error.strip() else error
 

@@ -46,8 +46,9 @@ def k3s_checks(obs):
                 "k3s",
                 name,
                 "fail",
-                "not checked: the K3s checks did not run",
-                "run the whole playbook, without --limit",
+                "not checked: no k3s_server host was reachable to read the cluster from",
+                "make a k3s_server host reachable over SSH (see the hosts checks), and run the whole playbook, "
+                "without --limit",
             )
             for name in K3S_CHECKS
         ]

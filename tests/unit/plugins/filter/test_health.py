@@ -18,7 +18,7 @@ from ansible_collections.gardenos.cluster.plugins.filter.health import (
     health_score,
 )
 from ansible_collections.gardenos.cluster.plugins.modules.haproxy_info import parse_stat
-from ansible_collections.gardenos.cluster.plugins.plugin_utils.health.etcd_certs import parse_openssl_enddate
+from ansible_collections.gardenos.cluster.plugins.plugin_utils.health.etcd_certs import parse_asn1_time
 from ansible_collections.gardenos.cluster.plugins.plugin_utils.health.security import classify_no_cert
 
 NOW = "2026-11-24T01:30:00Z"
@@ -120,20 +120,32 @@ def services(**states):
     }
 
 
-def certs(host, not_after="Feb 25 19:56:10 2029 GMT"):
-    items = [
-        ("/etc/etcd/pki/ca.crt", "ca.crt"),
-        ("/etc/etcd/pki/server.crt", f"{host}-server.crt"),
-        ("/etc/etcd/pki/peer.crt", f"{host}-peer.crt"),
-        ("/etc/etcd/pki/admin.crt", "client-admin.crt"),
-        ("/etc/patroni/pki/etcd-client.crt", "client-patroni.crt"),
-    ]
+def cert_result(path, name, not_after="20290225195610Z"):
+    """community.crypto.x509_certificate_info's result on what ansible.builtin.slurp read of a certificate (its
+    item, whose own item names the certificate)."""
+    read = {"item": {"path": path, "name": name}, "content": "LS0tLS1CRUdJTg==", "encoding": "base64", "source": path}
+    return {"changed": False, "item": read, "not_after": not_after, "not_before": "20261124013000Z"}
+
+
+def unread_result(path, name, msg):
+    """x509_certificate_info skipped: slurp could not read the certificate."""
+    read = {"item": {"path": path, "name": name}, "failed": True, "msg": msg}
+    return {"changed": False, "skipped": True, "skip_reason": "Conditional result was False", "item": read}
+
+
+def certs(host, not_after="20290225195610Z"):
+    """What the etcd and patroni roles publish of the certificates of the etcd PKI they installed."""
     return {
-        "changed": False,
-        "results": [
-            {"item": {"path": path, "name": name}, "rc": 0, "stdout": f"notAfter={not_after}", "stderr": ""}
-            for path, name in items
+        "etcd_certs": [
+            cert_result(path, name, not_after)
+            for path, name in (
+                ("/etc/etcd/pki/ca.crt", "ca.crt"),
+                ("/etc/etcd/pki/server.crt", f"{host}-server.crt"),
+                ("/etc/etcd/pki/peer.crt", f"{host}-peer.crt"),
+                ("/etc/etcd/pki/admin.crt", "client-admin.crt"),
+            )
         ],
+        "patroni_certs": [cert_result("/etc/patroni/pki/etcd-client.crt", "client-patroni.crt", not_after)],
     }
 
 
@@ -191,7 +203,7 @@ def lab():
             "ip": IPS[host],
             "ping": {"changed": False, "ping": "pong"},
             "services": services() if host == "lab-1" else services(haproxy=None),
-            "certs": certs(host),
+            **certs(host),
             "etcd_runner": "lab-1",
             "etcd_members": {h: {"endpoint": url(h), "quota_bytes": 2 * GIB} for h in HOSTS},
             "etcd_info": etcd_info(),
@@ -449,15 +461,15 @@ def test_members_disagreeing_on_the_leader_fail():
 @pytest.mark.parametrize(
     ("not_after", "status", "saw"),
     [
-        ("Feb 25 19:56:10 2029 GMT", "pass", "valid until 2029-02-25 19:56 UTC (824 days)"),
-        ("Dec  4 01:30:00 2026 GMT", "warn", "expires 2026-12-04 01:30 UTC, in 10 days (under 30)"),
-        ("Nov 20 01:30:00 2026 GMT", "fail", "expired 2026-11-20 01:30 UTC (4 days ago)"),
-        ("2027-11-24 01:30:00Z", "pass", "valid until 2027-11-24 01:30 UTC (365 days)"),
+        ("20290225195610Z", "pass", "valid until 2029-02-25 19:56 UTC (824 days)"),
+        ("20261204013000Z", "warn", "expires 2026-12-04 01:30 UTC, in 10 days (under 30)"),
+        ("20261120013000Z", "fail", "expired 2026-11-20 01:30 UTC (4 days ago)"),
+        ("20271124013000Z", "pass", "valid until 2027-11-24 01:30 UTC (365 days)"),
     ],
 )
 def test_certificate_expiry(not_after, status, saw):
     observations = lab()
-    observations["hosts"]["lab-3"]["certs"] = certs("lab-3", not_after)
+    observations["hosts"]["lab-3"].update(certs("lab-3", not_after))
     check = by_name(run(observations))["certificate /etc/etcd/pki/server.crt on lab-3"]
     assert check["status"] == status
     assert check["saw"] == saw
@@ -467,43 +479,72 @@ def test_certificate_expiry(not_after, status, saw):
 
 def test_the_warning_threshold_is_an_option():
     observations = lab()
-    observations["hosts"]["lab-3"]["certs"] = certs("lab-3", "Dec  4 01:30:00 2026 GMT")
+    observations["hosts"]["lab-3"].update(certs("lab-3", "20261204013000Z"))
     check = by_name(run(observations, cert_warn_days=7))["certificate /etc/etcd/pki/server.crt on lab-3"]
     assert check["status"] == "pass"
 
 
-def test_a_missing_certificate_fails():
+def test_a_missing_certificate_fails_said_shortly():
     observations = lab()
-    results = observations["hosts"]["lab-1"]["certs"]["results"]
-    results[1].update(
-        rc=1, stdout="", stderr="Could not open file or uri for loading certificate from /etc/etcd/pki/server.crt"
+    observations["hosts"]["lab-1"]["etcd_certs"][2] = unread_result(
+        "/etc/etcd/pki/peer.crt", "lab-1-peer.crt", "File not found: /etc/etcd/pki/peer.crt"
     )
-    check = by_name(run(observations))["certificate /etc/etcd/pki/server.crt on lab-1"]
-    assert check["status"] == "fail"
-    assert "Could not open file" in check["saw"]
-
-
-def test_a_missing_certificate_file_is_said_shortly():
-    observations = lab()
-    results = observations["hosts"]["lab-1"]["certs"]["results"]
-    stderr = (
-        "Could not open file or uri for loading certificate from /etc/etcd/pki/peer.crt\n"
-        "40F7A8B7157F0000:error:80000002:system library:file_open:No such file or directory:../file_store.c:266\n"
-        "Unable to load certificate"
-    )
-    results[2].update(rc=1, stdout="", stderr=stderr)
     check = by_name(run(observations))["certificate /etc/etcd/pki/peer.crt on lab-1"]
+    assert check["status"] == "fail"
     assert check["saw"] == "cannot read it: no such file"
+    assert "run site.yml" in check["fix"]
 
 
-def test_parse_openssl_enddate():
-    utc = datetime.timezone.utc
-    assert parse_openssl_enddate("notAfter=Feb  5 09:03:04 2029 GMT") == datetime.datetime(
-        2029, 2, 5, 9, 3, 4, tzinfo=utc
+def test_an_unreadable_certificate_fails_with_the_reason():
+    observations = lab()
+    observations["hosts"]["lab-1"]["patroni_certs"][0] = unread_result(
+        "/etc/patroni/pki/etcd-client.crt",
+        "client-patroni.crt",
+        "File is not readable: /etc/patroni/pki/etcd-client.crt",
     )
-    assert parse_openssl_enddate("notAfter=2029-02-05 09:03:04Z") == datetime.datetime(2029, 2, 5, 9, 3, 4, tzinfo=utc)
-    assert parse_openssl_enddate("something else") is None
-    assert parse_openssl_enddate(None) is None
+    check = by_name(run(observations))["certificate /etc/patroni/pki/etcd-client.crt on lab-1"]
+    assert check["status"] == "fail"
+    assert check["saw"] == "cannot read it: File is not readable: /etc/patroni/pki/etcd-client.crt"
+
+
+def test_a_file_that_is_no_certificate_fails():
+    observations = lab()
+    result = observations["hosts"]["lab-2"]["etcd_certs"][1]
+    del result["not_after"]
+    result.update(failed=True, msg="Error while decoding certificate: unable to load PEM file")
+    check = by_name(run(observations))["certificate /etc/etcd/pki/server.crt on lab-2"]
+    assert check["status"] == "fail"
+    assert check["saw"] == "no expiry date: Error while decoding certificate: unable to load PEM file"
+
+
+def test_each_roles_certificates_are_checked_in_the_report_order():
+    observations = with_k3s()
+    observations["hosts"]["lab-2"]["k3s_certs"] = [cert_result("/etc/rancher/k3s/etcd/client.crt", "client-k3s.crt")]
+    names = [check["name"] for check in run(observations) if check["name"].endswith(" on lab-2")]
+    assert [name for name in names if name.startswith("certificate ")] == [
+        "certificate /etc/etcd/pki/ca.crt on lab-2",
+        "certificate /etc/etcd/pki/server.crt on lab-2",
+        "certificate /etc/etcd/pki/peer.crt on lab-2",
+        "certificate /etc/etcd/pki/admin.crt on lab-2",
+        "certificate /etc/patroni/pki/etcd-client.crt on lab-2",
+        "certificate /etc/rancher/k3s/etcd/client.crt on lab-2",
+    ]
+
+
+def test_a_host_whose_roles_published_no_certificate_fails():
+    observations = lab()
+    observations["hosts"]["lab-2"]["etcd_certs"] = []
+    observations["hosts"]["lab-2"]["patroni_certs"] = []
+    check = by_name(run(observations))["certificates on lab-2"]
+    assert check["status"] == "fail"
+    assert check["saw"] == "not checked: no certificate listed"
+
+
+def test_parse_asn1_time():
+    utc = datetime.timezone.utc
+    assert parse_asn1_time("20290205090304Z") == datetime.datetime(2029, 2, 5, 9, 3, 4, tzinfo=utc)
+    assert parse_asn1_time("notAfter=Feb  5 09:03:04 2029 GMT") is None
+    assert parse_asn1_time(None) is None
 
 
 # -- unreachable hosts -------------------------------------------------------------------------
@@ -808,6 +849,20 @@ def test_k3s_healthy():
     assert named["core pods running"]["saw"].startswith("3 pod(s) running and ready in kube-system")
     assert named["k3s-agent service on lab-4 running"]["status"] == "pass"
     assert named["k3s service on lab-1 running"]["status"] == "pass"
+
+
+def test_k3s_without_a_reachable_server_fails_every_check():
+    observations = with_k3s()
+    for host in HOSTS:
+        for key in ("k3s_kubeconfig", "k3s_nodes", "k3s_storage_classes", "k3s_pods"):
+            del observations["hosts"][host][key]
+    checks = [check for check in run(observations) if check["group"] == "k3s" and "service" not in check["name"]]
+    assert len(checks) == 4
+    assert all(
+        check["status"] == "fail"
+        and check["saw"] == "not checked: no k3s_server host was reachable to read the cluster from"
+        for check in checks
+    )
 
 
 def test_k3s_without_the_kubeconfig_fails_every_check():
