@@ -13,7 +13,11 @@ PLAYBOOK_TEXT = (REPO / "playbooks" / "health.yml").read_text()
 PLAYBOOK = yaml.safe_load(PLAYBOOK_TEXT)
 # The roles with a health entry point, in the order the report reads them.
 HEALTH_ROLES = ["etcd", "patroni", "haproxy", "k3s_server"]
-WIRING = yaml.safe_load((REPO / "roles" / "wiring" / "defaults" / "main.yml").read_text())
+# The wiring's settings and what it derives from them.
+WIRING = {
+    **yaml.safe_load((REPO / "roles" / "wiring" / "defaults" / "main.yml").read_text()),
+    **yaml.safe_load((REPO / "roles" / "wiring" / "vars" / "main.yml").read_text()),
+}
 
 
 def load(path):
@@ -130,5 +134,5 @@ def test_the_stats_socket_is_the_one_haproxy_cfg_opens():
     reads = next(task for task in health_tasks("haproxy") if "gardenos.cluster.haproxy_info" in task)
     assert reads["gardenos.cluster.haproxy_info"]["socket"] == "{{ wiring_haproxy_stats_socket }}"
     template = (REPO / "roles" / "haproxy" / "templates" / "haproxy.cfg.j2").read_text()
-    opened = re.search(r"^\s*stats socket (\S+) ", template, re.MULTILINE).group(1)
+    opened = re.search(r"^\s*stats socket (\{\{ \w+ \}\}|\S+) ", template, re.MULTILINE).group(1)
     assert opened in ("{{ wiring_haproxy_stats_socket }}", WIRING["wiring_haproxy_stats_socket"])
