@@ -72,6 +72,9 @@ contexts:
 current-context: k3s
 """
     )
+    # The cluster's etcd client port, as every role reads it (the wiring's, in group_vars/all).
+    (work / "group_vars").mkdir()
+    (work / "group_vars" / "all.yml").write_text(f"wiring_etcd_client_port: {etcd_port}\n")
     (work / "servers.yaml").write_text(
         f"""plugin: gardenos.cluster.servers
 # Every server runs here, on the controller, but 'gone', which is unreachable over SSH.
@@ -88,7 +91,6 @@ servers:
     vars:
       ansible_become: false
       ansible_python_interpreter: {sys.executable}
-      wiring_etcd_client_port: {etcd_port}
       etcd_config_dir: {work / "etcd"}
       haproxy_stats_port: {stats_port}
   kube:
@@ -135,6 +137,7 @@ servers:
         "jsons": jsons,
         "kubeconfig": work / "secrets" / "kubeconfig.yaml",
         "work": work,
+        "etcd_port": etcd_port,
     }
 
 
@@ -196,6 +199,9 @@ def test_what_is_down_fails_by_name(health):
     # nothing that could not be seen passes
     assert named[("security", "HAProxy stats on here refuse anonymous access")]["status"] == "warn"
     assert named[("security", "etcd here refuses a client without a certificate")]["status"] != "pass"
+    # asked on the wiring's client port (group_vars/all), as every role reads it
+    no_cert = named[("security", "etcd here refuses a client without a certificate")]
+    assert no_cert["saw"].startswith(f"https://127.0.0.11:{health['etcd_port']} ")
 
 
 def test_each_certificate_is_read_where_its_role_put_it(health):
