@@ -52,6 +52,7 @@ from ansible_collections.gardenos.cluster.plugins.module_utils.etcd_members impo
     normalize_member,
 )
 from ansible_collections.gardenos.cluster.plugins.module_utils.etcd_peer_urls import validate_peer_urls
+from ansible_collections.gardenos.cluster.plugins.module_utils.versions import version_tuple
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -70,22 +71,6 @@ def etcd_argument_spec(**extra):
     return http_transport.merge_argument_spec(ETCD_COMMON_ARGUMENT_SPEC, extra)
 
 
-def _version_tuple(version):
-    parts = []
-    for part in to_text(version or "").split(".")[:2]:
-        digits = ""
-        for char in part:
-            if not char.isdigit():
-                break
-            digits += char
-        if not digits:
-            return None
-        parts.append(int(digits))
-    if len(parts) < 2:
-        return None
-    return tuple(parts)
-
-
 def api_prefix_for_version(cluster_version, server_version=None):
     """The gateway's path prefix for an etcd version: /v3alpha before 3.3, /v3beta on 3.3, /v3 after.
 
@@ -93,7 +78,7 @@ def api_prefix_for_version(cluster_version, server_version=None):
     only when the server's is unknown: right after a bootstrap or a restore, etcd reports the
     cluster version as 3.0.0 until its members agree (seen on 3.4 after a restore: /v3alpha, 404).
     """
-    version = _version_tuple(server_version) or _version_tuple(cluster_version)
+    version = version_tuple(server_version) or version_tuple(cluster_version)
     if version is None:
         return "/v3"
     if version < (3, 3):

@@ -40,6 +40,7 @@ from ansible.module_utils.common.text.converters import to_text
 from ansible.module_utils.urls import open_url
 from ansible_collections.gardenos.cluster.plugins.module_utils import http_transport
 from ansible_collections.gardenos.cluster.plugins.module_utils.errors import GardenosClusterError
+from ansible_collections.gardenos.cluster.plugins.module_utils.versions import version_tuple
 
 DEFAULT_TIMEOUT = 5.0
 DEFAULT_MAX_LAG = "1MB"
@@ -142,17 +143,6 @@ def format_size(value):
 
 
 # -- evaluation ----------------------------------------------------------------------------------
-
-
-def version_tuple(version):
-    """'3.0.2' -> (3, 0, 2); None when it does not start with a number."""
-    parts = []
-    for part in to_text(version or "").split("."):
-        match = re.match(r"\d+", part)
-        if not match:
-            break
-        parts.append(int(match.group(0)))
-    return tuple(parts) or None
 
 
 def _lag_value(value):

@@ -201,13 +201,6 @@ def test_format_size(value, expected):
     assert pr.format_size(value) == expected
 
 
-def test_version_tuple():
-    assert pr.version_tuple("3.0.2") == (3, 0, 2)
-    assert pr.version_tuple("4.1.5") >= pr.STREAMING_STATE_SINCE > pr.version_tuple("3.0.2")
-    assert pr.version_tuple("3.0.4rc1") == (3, 0, 4)
-    assert pr.version_tuple(None) is None and pr.version_tuple("dev") is None
-
-
 # -- evaluation: healthy shapes -------------------------------------------------------------------
 
 
