@@ -69,3 +69,15 @@ notes:
 requirements:
   - etcd 3.4 or later (the v3 JSON gateway; learners need 3.4).
 """
+
+    # The action group of the etcd modules (meta/runtime.yml): one module_defaults entry sets the
+    # connection for all of them.
+    ACTIONGROUP_ETCD = r"""
+options: {}
+attributes:
+  action_group:
+    description: Use C(group/gardenos.cluster.etcd) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - gardenos.cluster.etcd
+"""

@@ -66,3 +66,14 @@ notes:
 requirements:
   - Patroni 3.0 or later (tested with 3.0.2 and 4.1.5).
 """
+
+    # The action group of the Patroni REST API modules (meta/runtime.yml).
+    ACTIONGROUP_PATRONI = r"""
+options: {}
+attributes:
+  action_group:
+    description: Use C(group/gardenos.cluster.patroni) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - gardenos.cluster.patroni
+"""

@@ -34,6 +34,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - gardenos.cluster.attributes
   - gardenos.cluster.etcd
+  - gardenos.cluster.etcd.actiongroup_etcd
 attributes:
   check_mode:
     support: full
@@ -189,9 +190,10 @@ from ansible_collections.gardenos.cluster.plugins.module_utils.etcd_gateway impo
 )
 from ansible_collections.gardenos.cluster.plugins.module_utils.etcd_keys import (
     covers_everything,
-    key_to_bytes,
+    key_range,
     key_to_text,
-    range_end_for_prefix,
+    show_key,
+    show_range_end,
 )
 
 LEADER_SUFFIX = b"/leader"
@@ -203,36 +205,12 @@ MAX_LEASES = 1000
 GUARDED_DELETE_MAX_KEYS = 10000
 
 
-def option_key(value):
-    """A key or range_end option -> bytes: "\\0" (backslash zero, as etcd's tools write it) or a NUL
-    character is the NUL byte."""
-    return b"\0" if value in ("\0", "\\0") else key_to_bytes(value)
-
-
-def show_key(key):
-    """A key for messages: quoted, control characters escaped; the NUL byte as \\0."""
-    if key == b"\0":
-        return "\\0"
-    text = key_to_text(key)
-    return "'%s'" % "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
-
-
 def resolve_range(params):
-    """(key bytes, range_end bytes or None) from the module's options; validates them."""
-    key = option_key(params["key"])
-    if params["prefix"]:
-        range_end = range_end_for_prefix(key)
-    elif params["range_end"] is not None:
-        range_end = option_key(params["range_end"])
-        if range_end != b"\0" and range_end <= key:
-            raise GardenosClusterError(
-                "range_end %r must sort after key %r (or be \\0 for everything from key on)"
-                % (params["range_end"], params["key"])
-            )
-    else:
-        range_end = None
-    if key == b"" and range_end is None:
+    """(key bytes, range_end bytes or None) from the module's options; refuses the whole keyspace or
+    the whole "/" tree without allow_all."""
+    if params["key"] == "" and not params["prefix"] and params["range_end"] is None:
         raise GardenosClusterError("key must not be empty (use prefix=true with allow_all=true to delete everything)")
+    key, range_end = key_range(params["key"], params["prefix"], params["range_end"])
     covers = covers_everything(key, range_end)
     if covers and not params["allow_all"]:
         raise GardenosClusterError(
@@ -241,11 +219,6 @@ def resolve_range(params):
             key=params["key"],
         )
     return key, range_end
-
-
-def show_range_end(range_end):
-    """range_end for reports: "\\0" (backslash zero) for "to the end of the keyspace"."""
-    return "\\0" if range_end == b"\0" else key_to_text(range_end)
 
 
 def in_range(candidate, key, range_end):
@@ -328,7 +301,7 @@ def run(module):
         deleted_keys=reported,
         keys_truncated=more > 0,
         key=params["key"],
-        range_end=None if range_end is None else show_range_end(range_end),
+        range_end=show_range_end(range_end),
         live_leader_keys=[key_to_text(k) for k in leaders],
         revision=revision,
         elapsed=round(elapsed, 3),

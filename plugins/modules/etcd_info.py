@@ -10,7 +10,7 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 module: etcd_info
-short_description: Report an etcd cluster's members, leader, versions, database size, alarms and health
+short_description: Report an etcd cluster's members, leader, versions, database size, alarms and health, or read keys
 version_added: 0.1.0
 description:
   - Reads the state of an etcd v3 cluster through etcd's JSON gateway, like C(etcdctl member list),
@@ -18,6 +18,9 @@ description:
   - Each of O(endpoints) is asked for its own status (C(/v3/maintenance/status)) and health
     (C(/health)). An endpoint that cannot be reached is reported as unhealthy; the module fails only
     when no endpoint answers.
+  - With O(key), it reads keys and their values instead, like C(etcdctl get), and returns RV(kvs),
+    RV(count), RV(truncated) and RV(revision) only. The keys are read in pages of 1000 at one
+    revision, from whichever endpoint answers.
   - Changes nothing.
 author:
   - gardenos.cluster developers (!UNKNOWN)
@@ -26,7 +29,50 @@ extends_documentation_fragment:
   - gardenos.cluster.attributes
   - gardenos.cluster.attributes.info_module
   - gardenos.cluster.etcd
-options: {}
+  - gardenos.cluster.etcd.actiongroup_etcd
+options:
+  key:
+    description:
+      - Read this key, every key that starts with it (O(prefix=true)), or the keys from it (included)
+        to O(range_end) (excluded), in byte order, instead of the cluster's state.
+      - Mind the trailing slash with O(prefix=true). V(/service/pg) also matches
+        V(/service/pg-2/leader), a different cluster; V(/service/pg/) does not.
+      - V(\\0) (backslash and zero) means the NUL byte, the first key of the keyspace, as in O(range_end).
+    type: str
+  prefix:
+    description:
+      - With O(key), read every key that starts with O(key).
+    type: bool
+    default: false
+  range_end:
+    description:
+      - With O(key), read the keys from O(key) (included) to O(range_end) (excluded), in byte order.
+      - V(\\0) (backslash and zero, as etcd's tools write it) means every key from O(key) on.
+    type: str
+  keys_only:
+    description:
+      - With O(key), read the keys without their values (RV(kvs[].value) is left out).
+    type: bool
+    default: false
+  max_keys:
+    description:
+      - With O(key), the most keys returned in RV(kvs). RV(count) says how many the range holds, and
+        RV(truncated) whether some were left out. V(0) only counts them.
+    type: int
+    default: 1000
+  max_bytes:
+    description:
+      - With O(key), the most bytes of keys and values together returned in RV(kvs); the key that would
+        go past it and those after it are left out (RV(truncated)).
+    type: int
+    default: 1048576
+notes:
+  - Values are returned as they are, in the result and so in the task's output and registered variable.
+    Patroni's keys (C(/service/<scope>/)) and etcd's member data hold no secrets, but etcd can hold them. K3s keeps
+    Kubernetes Secrets under C(/registry/secrets/) (encrypted only when K3s's secrets encryption is on).
+    Set the task keyword C(no_log) to V(true) on a task that may read such values, or read with O(keys_only=true).
+  - Keys and values are returned as text (UTF-8); bytes that are not UTF-8 (K3s's protobuf values, for
+    example) come back as C(\\xNN) escapes, so such a value is not returned byte for byte.
 seealso:
   - module: gardenos.cluster.etcd_member
   - module: gardenos.cluster.etcd_deleterange
@@ -50,17 +96,96 @@ EXAMPLES = r"""
       - etcd.healthy
       - etcd.leader.name | length > 0
       - etcd.alarms | length == 0
+
+- name: Read the keys of the Patroni cluster postgres-cluster, with their values
+  gardenos.cluster.etcd_info:
+    endpoints: [https://10.0.0.11:2379, https://10.0.0.12:2379]
+    ca_cert: /etc/etcd/pki/ca.crt
+    client_cert: /etc/etcd/pki/client.crt
+    client_key: /etc/etcd/pki/client.key
+    key: /service/postgres-cluster/
+    prefix: true
+  register: patroni_keys
+
+- name: Show the leader's name (the value of its key)
+  ansible.builtin.debug:
+    msg: "{{ (patroni_keys.kvs | selectattr('key', 'eq', '/service/postgres-cluster/leader') | first).value }}"
+
+- name: Set the connection once for every etcd module of a block
+  module_defaults:
+    group/gardenos.cluster.etcd:
+      endpoints: [https://10.0.0.11:2379, https://10.0.0.12:2379]
+      ca_cert: /etc/etcd/pki/ca.crt
+      client_cert: /etc/etcd/pki/client.crt
+      client_key: /etc/etcd/pki/client.key
+  block:
+    - name: Count the keys under /registry/
+      gardenos.cluster.etcd_info:
+        key: /registry/
+        prefix: true
+        max_keys: 0
+      register: registry
+
+    - name: Read the cluster's state
+      gardenos.cluster.etcd_info:
+      register: etcd
 """
 
 RETURN = r"""
+kvs:
+  description:
+    - With O(key), the keys read and their values, in byte order (at most O(max_keys), O(max_bytes) in all).
+  returned: success, with O(key)
+  type: list
+  elements: dict
+  contains:
+    key:
+      description: The key (text; bytes that are not UTF-8 as C(\\xNN) escapes).
+      type: str
+      sample: /service/postgres-cluster/leader
+    value:
+      description: The value (as the key); left out with O(keys_only=true).
+      type: str
+      sample: pg-1
+    create_revision:
+      description: The revision that created the key.
+      type: int
+      sample: 12
+    mod_revision:
+      description: The revision that last changed the key.
+      type: int
+      sample: 845
+    version:
+      description: How often the key was written since it was created (1 after its creation).
+      type: int
+      sample: 3
+    lease:
+      description: The ID (hex) of the lease the key is attached to; null when none.
+      type: str
+      sample: 694d8065eb518808
+count:
+  description: With O(key), how many keys the range holds (also those left out of RV(kvs)).
+  returned: success, with O(key)
+  type: int
+  sample: 7
+truncated:
+  description: With O(key), whether RV(kvs) lists fewer keys than RV(count) (O(max_keys) or O(max_bytes) reached).
+  returned: success, with O(key)
+  type: bool
+  sample: false
+revision:
+  description: With O(key), the etcd revision the keys were read at.
+  returned: success, with O(key)
+  type: int
+  sample: 1234
 cluster_id:
   description: The cluster ID, in hex as etcdctl shows it.
-  returned: success
+  returned: success, without O(key)
   type: str
   sample: 48273a7c3ab1d3d
 members:
   description: The members of the cluster.
-  returned: success
+  returned: success, without O(key)
   type: list
   elements: dict
   contains:
@@ -88,7 +213,7 @@ members:
       sample: false
 leader:
   description: The leader as the answering endpoints see it; null when none has a leader.
-  returned: success
+  returned: success, without O(key)
   type: dict
   contains:
     id:
@@ -101,7 +226,7 @@ leader:
       sample: etcd-1
 version:
   description: etcd versions.
-  returned: success
+  returned: success, without O(key)
   type: dict
   contains:
     server:
@@ -115,27 +240,27 @@ version:
 db_size:
   description:
     - Size in bytes of the backend database, as the leader (or else the first endpoint that answered) reports it.
-  returned: success
+  returned: success, without O(key)
   type: int
   sample: 2387968
 db_size_in_use:
   description: Bytes of the backend database in use (the rest is freed by a defragmentation).
-  returned: success
+  returned: success, without O(key)
   type: int
   sample: 1167360
 raft_index:
   description: Raft index (same source as RV(db_size)).
-  returned: success
+  returned: success, without O(key)
   type: int
   sample: 4213
 raft_term:
   description: Raft term (same source as RV(db_size)).
-  returned: success
+  returned: success, without O(key)
   type: int
   sample: 4
 alarms:
   description: Active alarms; null when the user may not read them.
-  returned: success
+  returned: success, without O(key)
   type: list
   elements: dict
   contains:
@@ -151,12 +276,12 @@ alarms:
   sample: []
 healthy:
   description: Whether every endpoint answered and is healthy.
-  returned: success
+  returned: success, without O(key)
   type: bool
   sample: true
 endpoints:
   description: Status and health of each of O(endpoints).
-  returned: success
+  returned: success, without O(key)
   type: list
   elements: dict
   contains:
@@ -215,126 +340,39 @@ from ansible_collections.gardenos.cluster.plugins.module_utils.etcd_gateway impo
     EtcdClient,
     etcd_argument_spec,
 )
-from ansible_collections.gardenos.cluster.plugins.module_utils.etcd_members import member_id_to_hex
-
-
-def _int(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
-
-
-def endpoint_report(client, endpoint):
-    """Status and health of one endpoint; never raises for an endpoint that is down."""
-    report = dict(
-        endpoint=endpoint,
-        healthy=False,
-        error=None,
-        member_id=None,
-        name=None,
-        version=None,
-        db_size=None,
-        db_size_in_use=None,
-        is_leader=False,
-        is_learner=False,
-        leader_id=None,
-        raft_index=None,
-        raft_term=None,
-        raft_applied_index=None,
-        errors=[],
-    )
-    try:
-        status = client.status(endpoint)
-    except GardenosClusterError as exc:
-        report["error"] = exc.msg
-        return report, None
-    member_id = member_id_to_hex(status.get("header", {}).get("member_id", "0"))
-    leader = status.get("leader")
-    report.update(
-        member_id=member_id,
-        version=status.get("version"),
-        db_size=_int(status.get("dbSize")),
-        db_size_in_use=_int(status.get("dbSizeInUse")) if "dbSizeInUse" in status else None,
-        leader_id=member_id_to_hex(leader) if leader and leader != "0" else None,
-        raft_index=_int(status.get("raftIndex")),
-        raft_term=_int(status.get("raftTerm")),
-        raft_applied_index=_int(status.get("raftAppliedIndex")),
-        is_learner=bool(status.get("isLearner", False)),
-        errors=list(status.get("errors") or []),
-    )
-    report["is_leader"] = report["leader_id"] == member_id
-    healthy, reason = client.health(endpoint)
-    report["healthy"] = healthy and not report["errors"] and report["leader_id"] is not None
-    if not report["healthy"]:
-        report["error"] = reason or "; ".join(report["errors"]) or "no leader"
-    return report, status
+from ansible_collections.gardenos.cluster.plugins.module_utils.etcd_keys import key_range, read_keys
+from ansible_collections.gardenos.cluster.plugins.module_utils.etcd_status import cluster_status
 
 
 def run(module):
-    client = EtcdClient.from_params(module.params)
-    reports = []
-    answered = []
-    header = None
-    for endpoint in client.endpoints:
-        report, status = endpoint_report(client, endpoint)
-        reports.append(report)
-        if status is not None:
-            answered.append(report)
-            header = header or status.get("header", {})
-    if not answered:
-        raise GardenosClusterError(
-            "no etcd endpoint answered: %s" % "; ".join("%s" % r["error"] for r in reports),
-            endpoints=reports,
-        )
-
-    members = client.member_list()
-    names = dict((m["id"], m["name"]) for m in members)
-    for report in reports:
-        if report["member_id"]:
-            report["name"] = names.get(report["member_id"])
-
-    # The leader most answering endpoints agree on (normally all of them).
-    votes = {}
-    for report in answered:
-        if report["leader_id"]:
-            votes[report["leader_id"]] = votes.get(report["leader_id"], 0) + 1
-    leader = None
-    if votes:
-        leader_id = sorted(votes.items(), key=lambda item: (-item[1], item[0]))[0][0]
-        leader = dict(id=leader_id, name=names.get(leader_id, ""))
-    source = next((r for r in answered if leader and r["member_id"] == leader["id"]), answered[0])
-
-    try:
-        alarms = client.alarms()
-        for alarm in alarms:
-            alarm["member_name"] = names.get(alarm["member_id"], "")
-    except GardenosClusterError as exc:
-        if exc.details.get("grpc_code") not in (7, 16):
-            raise
-        module.warn("cannot read etcd alarms: %s" % exc.msg)
-        alarms = None
-
-    versions = client.versions()
-    return dict(
-        changed=False,
-        cluster_id=member_id_to_hex(header.get("cluster_id", "0")),
-        members=members,
-        leader=leader,
-        version=versions,
-        db_size=source["db_size"],
-        db_size_in_use=source["db_size_in_use"],
-        raft_index=source["raft_index"],
-        raft_term=source["raft_term"],
-        alarms=alarms,
-        healthy=all(r["healthy"] for r in reports),
-        endpoints=reports,
+    params = module.params
+    client = EtcdClient.from_params(params)
+    if params["key"] is None:
+        if params["prefix"] or params["range_end"] is not None:
+            raise GardenosClusterError("prefix and range_end need key: the range of keys to read starts there")
+        return cluster_status(client, module.warn)
+    key, range_end = key_range(params["key"], params["prefix"], params["range_end"])
+    return read_keys(
+        client,
+        key,
+        range_end,
+        keys_only=params["keys_only"],
+        max_keys=params["max_keys"],
+        max_bytes=params["max_bytes"],
     )
 
 
 def main():
     module = AnsibleModule(
-        argument_spec=etcd_argument_spec(),
+        argument_spec=etcd_argument_spec(
+            key=dict(type="str", no_log=False),
+            prefix=dict(type="bool", default=False),
+            range_end=dict(type="str"),
+            keys_only=dict(type="bool", default=False, no_log=False),
+            max_keys=dict(type="int", default=1000, no_log=False),
+            max_bytes=dict(type="int", default=1048576),
+        ),
+        mutually_exclusive=[["prefix", "range_end"]],
         required_together=ETCD_REQUIRED_TOGETHER,
         supports_check_mode=True,
     )
@@ -342,7 +380,7 @@ def main():
         result = run(module)
     except GardenosClusterError as exc:
         module.fail_json(**exc.to_result())
-    module.exit_json(**result)
+    module.exit_json(changed=False, **result)
 
 
 if __name__ == "__main__":

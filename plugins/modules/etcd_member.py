@@ -32,6 +32,7 @@ extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - gardenos.cluster.attributes
   - gardenos.cluster.etcd
+  - gardenos.cluster.etcd.actiongroup_etcd
 attributes:
   check_mode:
     support: full

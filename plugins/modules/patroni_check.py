@@ -39,6 +39,7 @@ extends_documentation_fragment:
   - gardenos.cluster.attributes
   - gardenos.cluster.attributes.info_module
   - gardenos.cluster.patroni
+  - gardenos.cluster.patroni.actiongroup_patroni
 options:
   expected_members:
     description:

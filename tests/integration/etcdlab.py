@@ -545,8 +545,10 @@ class ModuleRunner:
             cmd.append("--diff")
         return self._run(cmd)[0]
 
-    def many(self, calls):
-        """calls: [(module, args) or (module, args, {"check": bool, "diff": bool})] -> their results."""
+    def many(self, calls, module_defaults=None):
+        """calls: [(module, args) or (module, args, {"check": bool, "diff": bool})] -> their results.
+
+        ``module_defaults``: the play's module_defaults (for example a group's connection options)."""
         tasks = []
         for index, call in enumerate(calls):
             module, args = call[0], call[1]
@@ -562,7 +564,10 @@ class ModuleRunner:
             )
         self.runs += 1
         playbook = self.workdir / f"calls-{os.getpid()}-{self.runs}.yml"
-        playbook.write_text(json.dumps([{"hosts": "localhost", "gather_facts": False, "tasks": tasks}], indent=1))
+        play = {"hosts": "localhost", "gather_facts": False, "tasks": tasks}
+        if module_defaults:
+            play["module_defaults"] = module_defaults
+        playbook.write_text(json.dumps([play], indent=1))
         results = self._run([self.bin["ansible-playbook"], *self.common, str(playbook)])
         if len(results) != len(calls):
             raise AssertionError(f"{len(calls)} calls but {len(results)} results: {results}")

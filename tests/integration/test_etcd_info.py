@@ -63,3 +63,104 @@ def test_info_fails_when_no_endpoint_answers(run_module):
     assert result["failed"] is True
     assert "no etcd endpoint answered" in result["msg"]
     assert "connection refused" in result["msg"]
+
+
+SCOPE_KEYS = ["config", "failover", "initialize", "members/pg-1", "members/pg-2", "status"]
+
+
+@pytest.mark.parametrize("kv_cluster", ALL, indirect=True)
+def test_read_keys_and_values(kv_cluster, run_module):
+    scope = "/readtest/service/pg"
+    kv_cluster.put_many([f"{scope}/{k}" for k in SCOPE_KEYS], value='{"v": 1}')
+    lease = kv_cluster.grant_lease(ttl=300)
+    kv_cluster.put(f"{scope}/leader", "pg-1", lease=lease)
+    # Beside the scope: not part of its prefix.
+    kv_cluster.put_many([f"{scope}-2/leader", f"{scope}0", scope], value="other")
+    args = dict(kv_cluster.module_args(), key=f"{scope}/", prefix=True)
+
+    everything, capped, keys_only, one, counted = run_module.many(
+        [
+            ("etcd_info", args, {"check": True}),
+            ("etcd_info", dict(args, max_keys=3)),
+            ("etcd_info", dict(args, keys_only=True)),
+            ("etcd_info", dict(kv_cluster.module_args(), key=f"{scope}/leader")),
+            ("etcd_info", dict(kv_cluster.module_args(), key=f"{scope}/", range_end="\\0", max_keys=0)),
+        ]
+    )
+    for result in (everything, capped, keys_only, one, counted):
+        assert not result["failed"], result
+        assert result["changed"] is False
+        assert "members" not in result  # keys only, not the cluster's state
+
+    expected = sorted([f"{scope}/{k}" for k in SCOPE_KEYS] + [f"{scope}/leader"])
+    assert [kv["key"] for kv in everything["kvs"]] == expected
+    assert everything["count"] == len(expected) and everything["truncated"] is False
+    assert everything["revision"] >= max(kv["mod_revision"] for kv in everything["kvs"])
+    by_key = {kv["key"]: kv for kv in everything["kvs"]}
+    leader = by_key[f"{scope}/leader"]
+    assert leader["value"] == "pg-1" and leader["lease"] == f"{int(lease):x}"
+    assert by_key[f"{scope}/config"]["value"] == '{"v": 1}' and by_key[f"{scope}/config"]["lease"] is None
+    assert all(kv["version"] >= 1 and kv["create_revision"] <= kv["mod_revision"] for kv in everything["kvs"])
+
+    assert [kv["key"] for kv in capped["kvs"]] == expected[:3]
+    assert capped["count"] == len(expected) and capped["truncated"] is True
+
+    assert [kv["key"] for kv in keys_only["kvs"]] == expected
+    assert all("value" not in kv for kv in keys_only["kvs"])
+
+    assert [(kv["key"], kv["value"]) for kv in one["kvs"]] == [(f"{scope}/leader", "pg-1")] and one["count"] == 1
+
+    # From the scope's first key to the end of the keyspace: scope0 and everything after it too.
+    assert counted["kvs"] == [] and counted["count"] >= len(expected) + 1 and counted["truncated"] is True
+
+
+@pytest.mark.parametrize("kv_cluster", ["etcd3.5-plain"], indirect=True)
+def test_read_keys_in_pages_and_to_a_byte_limit(kv_cluster, run_module):
+    keys = [f"/paged/{i:05d}" for i in range(2500)]
+    kv_cluster.put_many(keys, value="x" * 100)
+    args = dict(kv_cluster.module_args(), key="/paged/", prefix=True)
+
+    everything, limited = run_module.many(
+        [("etcd_info", dict(args, max_keys=3000)), ("etcd_info", dict(args, max_bytes=10500))]
+    )
+    assert not everything["failed"], everything
+    assert [kv["key"] for kv in everything["kvs"]] == keys  # three pages of 1000, in byte order
+    assert everything["count"] == 2500 and everything["truncated"] is False
+    assert not limited["failed"], limited
+    assert len(limited["kvs"]) == 10500 // (len(keys[0]) + 100) and limited["truncated"] is True
+
+
+def test_read_keys_refuses_a_bad_range(run_module):
+    endpoints = [f"http://127.0.0.1:{port}" for port in free_ports(1)]
+    backwards, no_key, both = run_module.many(
+        [
+            ("etcd_info", {"endpoints": endpoints, "key": "/b", "range_end": "/a"}),
+            ("etcd_info", {"endpoints": endpoints, "prefix": True}),
+            ("etcd_info", {"endpoints": endpoints, "key": "/a", "prefix": True, "range_end": "/b"}),
+        ]
+    )
+    assert backwards["failed"]
+    assert backwards["msg"].startswith("range_end '/a' must sort after key '/b'"), backwards
+    assert no_key["failed"] and no_key["msg"] == "prefix and range_end need key: the range of keys to read starts there"
+    assert both["failed"] and "mutually exclusive: prefix|range_end" in both["msg"]
+
+
+@pytest.mark.parametrize("kv_cluster", ["etcd3.5-tls-auth"], indirect=True)
+def test_module_defaults_of_the_etcd_group(kv_cluster, run_module):
+    """One module_defaults entry for group/gardenos.cluster.etcd connects every etcd module."""
+    kv_cluster.put_many(["/groups/a", "/groups/b"])
+    member = kv_cluster.members[0]
+    info, keys, deleted, present = run_module.many(
+        [
+            ("etcd_info", {}),
+            ("etcd_info", {"key": "/groups/", "prefix": True}),
+            ("etcd_deleterange", {"key": "/groups/a"}),
+            ("etcd_member", {"name": member.name, "peer_urls": [member.peer_url]}, {"check": True}),
+        ],
+        module_defaults={"group/gardenos.cluster.etcd": kv_cluster.module_args()},
+    )
+    assert not info["failed"] and info["healthy"] is True, info
+    assert not keys["failed"] and [kv["key"] for kv in keys["kvs"]] == ["/groups/a", "/groups/b"], keys
+    assert not deleted["failed"] and deleted["deleted"] == 1, deleted
+    assert not present["failed"] and present["changed"] is False, present
+    assert kv_cluster.keys("/groups/") == ["/groups/b"]

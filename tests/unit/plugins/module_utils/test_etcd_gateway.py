@@ -4,6 +4,7 @@ etcd_peer_urls); only the HTTP boundary (open_url) is replaced."""
 import base64
 import io
 import json
+import re
 import ssl
 from urllib.error import HTTPError, URLError
 
@@ -614,3 +615,178 @@ def test_member_add_checks_peer_urls_before_asking(monkeypatch):
     with pytest.raises(GardenosClusterError, match="it has no port"):
         gw.EtcdClient(["http://a:2379"]).member_add(["http://10.0.0.14"])
     assert fake.calls == []
+
+
+# -- reading keys and values (etcd_info with key) ------------------------------------------------
+
+
+def b64(data):
+    return base64.b64encode(data).decode()
+
+
+def range_server(store, revision="40"):
+    """etcd's /kv/range over ``store`` (bytes key -> (bytes value, lease ID text)), as etcd answers it:
+    key alone is one key, range_end "\\0" is to the end; limit, keys_only, count_only; count is every key
+    of the range (whatever the limit); zero and empty fields left out."""
+
+    def answer(body, headers):
+        start = base64.b64decode(body["key"])
+        end = base64.b64decode(body["range_end"]) if "range_end" in body else None
+        if end is None:
+            keys = [start] if start in store else []
+        else:
+            keys = sorted(k for k in store if start <= k and (end == b"\0" or k < end))
+        fields = {"count": str(len(keys))} if keys else {}
+        if body.get("count_only"):
+            return etcd_answer(revision, **fields)
+        limit = int(body.get("limit", 0))
+        kvs = []
+        for key in keys[:limit] if limit else keys:
+            value, lease = store[key]
+            kv = {"key": b64(key), "create_revision": "3", "mod_revision": "12", "version": "2"}
+            if value and not body.get("keys_only"):
+                kv["value"] = b64(value)
+            if lease != "0":
+                kv["lease"] = lease
+            kvs.append(kv)
+        if kvs:
+            fields["kvs"] = kvs
+        if limit and len(keys) > limit:
+            fields["more"] = True
+        return etcd_answer(revision, **fields)
+
+    return answer
+
+
+def key_client(monkeypatch, store):
+    fake = FakeEtcd(monkeypatch)
+    fake.route("http://a:2379/version", VERSION_35)
+    fake.route("http://a:2379/v3/kv/range", range_server(store))
+    return fake, gw.EtcdClient(["http://a:2379"])
+
+
+def range_bodies(fake):
+    return [c["body"] for c in fake.calls if c["url"].endswith("/kv/range")]
+
+
+PATRONI_STORE = {
+    b"/service/pg/config": (b'{"ttl": 30}', "0"),
+    b"/service/pg/leader": (b"pg-1", "7587862122417195016"),
+    b"/service/pg/members/pg-1": (b'{"role": "primary"}', "7587862122417195016"),
+    b"/service/pg/status": (b"\xff\xfe not UTF-8", "0"),
+    # Beside the scope: never part of its prefix.
+    b"/service/pg-2/leader": (b"other", "0"),
+    b"/service/pg0": (b"", "0"),
+}
+
+
+def test_read_keys_of_a_prefix_with_values(monkeypatch):
+    fake, client = key_client(monkeypatch, PATRONI_STORE)
+    key, range_end = etcd_keys.key_range("/service/pg/", prefix=True)
+    result = etcd_keys.read_keys(client, key, range_end)
+    assert result["count"] == 4 and result["truncated"] is False and result["revision"] == 40
+    assert [kv["key"] for kv in result["kvs"]] == [
+        "/service/pg/config",
+        "/service/pg/leader",
+        "/service/pg/members/pg-1",
+        "/service/pg/status",
+    ]
+    leader = result["kvs"][1]
+    assert leader == dict(
+        key="/service/pg/leader", value="pg-1", create_revision=3, mod_revision=12, version=2, lease="694d8065eb518808"
+    )
+    assert result["kvs"][0]["lease"] is None
+    assert result["kvs"][3]["value"] == "\\xff\\xfe not UTF-8"
+    assert range_bodies(fake) == [{"key": b64(b"/service/pg/"), "range_end": b64(b"/service/pg0"), "limit": "1000"}]
+
+
+def test_read_one_key_and_a_missing_one(monkeypatch):
+    _fake, client = key_client(monkeypatch, PATRONI_STORE)
+    found = etcd_keys.read_keys(client, *etcd_keys.key_range("/service/pg/leader"))
+    assert [kv["value"] for kv in found["kvs"]] == ["pg-1"] and found["count"] == 1
+    missing = etcd_keys.read_keys(client, *etcd_keys.key_range("/service/pg/nothing"))
+    assert missing == dict(kvs=[], count=0, truncated=False, revision=40)
+
+
+def test_read_keys_only(monkeypatch):
+    fake, client = key_client(monkeypatch, PATRONI_STORE)
+    result = etcd_keys.read_keys(client, *etcd_keys.key_range("/service/pg/", prefix=True), keys_only=True)
+    assert len(result["kvs"]) == 4 and all("value" not in kv for kv in result["kvs"])
+    assert range_bodies(fake)[0]["keys_only"] is True
+
+
+def test_read_keys_in_pages_at_one_revision(monkeypatch):
+    store = {b"/k/%03d" % i: (b"v%d" % i, "0") for i in range(25)}
+    fake, client = key_client(monkeypatch, store)
+    monkeypatch.setattr(etcd_keys, "READ_PAGE_KEYS", 10)
+    result = etcd_keys.read_keys(client, b"/k/", b"/k0")
+    assert [kv["key"] for kv in result["kvs"]] == [k.decode() for k in sorted(store)]
+    assert result["count"] == 25 and result["truncated"] is False
+    bodies = range_bodies(fake)
+    assert [base64.b64decode(b["key"]) for b in bodies] == [b"/k/", b"/k/009\0", b"/k/019\0"]
+    # The first page fixes the revision; the others are read at it.
+    assert "revision" not in bodies[0] and [b["revision"] for b in bodies[1:]] == ["40", "40"]
+
+
+@pytest.mark.parametrize(("max_keys", "limits"), [(7, ["7"]), (12, ["10", "2"])])
+def test_read_keys_stops_at_max_keys(monkeypatch, max_keys, limits):
+    store = {b"/k/%03d" % i: (b"v", "0") for i in range(25)}
+    fake, client = key_client(monkeypatch, store)
+    monkeypatch.setattr(etcd_keys, "READ_PAGE_KEYS", 10)
+    result = etcd_keys.read_keys(client, b"/k/", b"/k0", max_keys=max_keys)
+    assert len(result["kvs"]) == max_keys and result["count"] == 25 and result["truncated"] is True
+    assert [b["limit"] for b in range_bodies(fake)] == limits
+
+
+def test_read_keys_stops_before_max_bytes(monkeypatch):
+    store = {b"/k/%d" % i: (b"x" * 100, "0") for i in range(5)}  # 104 bytes a key and its value
+    _fake, client = key_client(monkeypatch, store)
+    result = etcd_keys.read_keys(client, b"/k/", b"/k0", max_bytes=350)
+    assert [kv["key"] for kv in result["kvs"]] == ["/k/0", "/k/1", "/k/2"]
+    assert result["count"] == 5 and result["truncated"] is True
+    exact = etcd_keys.read_keys(client, b"/k/", b"/k0", max_bytes=5 * 104)
+    assert len(exact["kvs"]) == 5 and exact["truncated"] is False
+
+
+def test_read_keys_counts_only_with_max_keys_zero(monkeypatch):
+    fake, client = key_client(monkeypatch, PATRONI_STORE)
+    result = etcd_keys.read_keys(client, *etcd_keys.key_range("/service/", prefix=True), max_keys=0)
+    assert result == dict(kvs=[], count=6, truncated=True, revision=40)
+    assert range_bodies(fake)[0]["count_only"] is True
+
+
+def test_read_keys_halves_a_page_too_large_to_read(monkeypatch):
+    store = {b"/k/%02d" % i: (b"x" * 40, "0") for i in range(20)}
+    fake, client = key_client(monkeypatch, store)
+    client.MAX_BODY_BYTES = 1500  # about 10 keys with their values
+    result = etcd_keys.read_keys(client, b"/k/", b"/k0")
+    assert len(result["kvs"]) == 20 and result["truncated"] is False
+    limits = [b["limit"] for b in range_bodies(fake)]
+    assert limits[0] == "1000" and int(limits[-1]) <= 10
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        (dict(key="/service/pg/", prefix=True), (b"/service/pg/", b"/service/pg0")),
+        (dict(key="/a", range_end="/b"), (b"/a", b"/b")),
+        (dict(key="/a", range_end="\\0"), (b"/a", b"\0")),
+        (dict(key="", prefix=True), (b"", b"\0")),
+        (dict(key="/a"), (b"/a", None)),
+    ],
+)
+def test_key_range(options, expected):
+    assert etcd_keys.key_range(**options) == expected
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (dict(key=""), "key must not be empty"),
+        (dict(key="/b", range_end="/a"), "range_end '/a' must sort after key '/b'"),
+        (dict(key="/a", range_end="/a"), "range_end '/a' must sort after key '/a'"),
+    ],
+)
+def test_key_range_refuses(options, message):
+    with pytest.raises(GardenosClusterError, match="^" + re.escape(message)):
+        etcd_keys.key_range(**options)
