@@ -81,6 +81,22 @@ def test_healthy_cluster(healthy_patroni, run_module):
     assert "cannot read the Patroni cluster state from any URL" in untrusted["msg"]
 
 
+def test_module_defaults_of_the_patroni_group(healthy_patroni, run_module):
+    """module_defaults for group/gardenos.cluster.patroni give patroni_check its connection; a task's own
+    options win over them."""
+    cluster = healthy_patroni
+    dead = f"https://127.0.0.1:{free_ports(1)[0]}"
+    from_defaults, overridden = run_module.many(
+        [
+            ("patroni_check", {"expected_members": 3}),
+            ("patroni_check", {"urls": [dead], "timeout": 2}),
+        ],
+        module_defaults={"group/gardenos.cluster.patroni": cluster.module_args()},
+    )
+    assert_healthy_report(from_defaults, cluster)
+    assert overridden["failed"] is True and dead in overridden["msg"], overridden
+
+
 def test_replica_with_replay_paused(healthy_patroni, run_module):
     cluster = healthy_patroni
     leader = cluster.node(cluster.leader())
