@@ -83,6 +83,10 @@ def test_defaults_bracket_ipv6_and_keep_the_pki_beside_the_inventory(defaults):
     hosts = ["192.0.2.14:2379", "[2001:db8::16]:2379"]
     assert patroni["patroni"]["etcd3"]["hosts"] == hosts
     assert patroni["spilo"]["etcd3"]["hosts"] == hosts
+    # The etcd and patroni roles' etcd module calls (module_defaults of group/gardenos.cluster.etcd).
+    urls = ["https://192.0.2.14:2379", "https://[2001:db8::16]:2379"]
+    assert patroni["etcd_module_defaults"]["endpoints"] == urls
+    assert patroni["patroni_etcd_module_defaults"]["endpoints"] == urls
     assert (inventory / "pki" / "etcd" / "ca.crt").is_file()
     assert (inventory / "pki" / "etcd" / "client-patroni.crt").is_file()
 
@@ -95,6 +99,9 @@ def test_one_variable_moves_the_etcd_client_port_everywhere(moved):
         assert "12379" in etcd and "12379" in etcdctl
         assert patroni["patroni"]["etcd3"]["hosts"] == ["192.0.2.14:12379", "[2001:db8::16]:12379"]
         assert patroni["spilo"]["etcd3"]["hosts"] == ["192.0.2.14:12379", "[2001:db8::16]:12379"]
+        urls = ["https://192.0.2.14:12379", "https://[2001:db8::16]:12379"]
+        assert patroni["etcd_module_defaults"]["endpoints"] == urls
+        assert patroni["patroni_etcd_module_defaults"]["endpoints"] == urls
         assert ":2379" not in everything
 
 
