@@ -1,49 +1,111 @@
 """files_to_install: what a copy loop still has to install after one find of the host."""
 
+import hashlib
+
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.gardenos.cluster.plugins.filter.files import files_to_install
 
-
-def wanted(name, checksum="a" * 40, mode="0600"):
-    return {"dest": f"/etc/etcd/pki/{name}", "checksum": checksum, "mode": mode, "owner": "etcd", "group": "etcd"}
+DEST = "/etc/etcd/pki"
 
 
-def found(name, checksum="a" * 40, mode="0600", owner="etcd", group="etcd"):
-    return {"path": f"/etc/etcd/pki/{name}", "checksum": checksum, "mode": mode, "pw_name": owner, "gr_name": group}
+@pytest.fixture
+def controller(tmp_path):
+    """A controller PKI directory with three files."""
+    for name in ("ca.crt", "node-1-server.key", "node-1-server.crt"):
+        (tmp_path / name).write_bytes(f"{name} content\n".encode())
+    return tmp_path
 
 
-def test_nothing_to_install_when_every_file_matches():
-    files = [wanted("ca.crt", mode="0644"), wanted("server.key")]
-    assert files_to_install(files, {"files": [found("ca.crt", mode="0644"), found("server.key")]}) == []
+def sha1(controller, name):
+    return hashlib.sha1((controller / name).read_bytes()).hexdigest()  # noqa: S324
+
+
+def wanted(src, dest, mode="0600"):
+    return {"src": src, "dest": dest, "mode": mode}
+
+
+def found(controller, src, dest, *, mode="0600", owner="etcd", group="etcd", checksum=None):
+    return {
+        "path": f"{DEST}/{dest}",
+        "checksum": checksum or sha1(controller, src),
+        "mode": mode,
+        "pw_name": owner,
+        "gr_name": group,
+    }
+
+
+def install(controller, files, installed):
+    return files_to_install(files, installed, src_dir=str(controller), dest_dir=DEST, owner="etcd", group="etcd")
+
+
+def test_nothing_to_install_when_every_file_matches(controller):
+    files = [wanted("ca.crt", "ca.crt", mode="0644"), wanted("node-1-server.key", "server.key")]
+    installed = {
+        "files": [
+            found(controller, "ca.crt", "ca.crt", mode="0644"),
+            found(controller, "node-1-server.key", "server.key"),
+        ]
+    }
+    assert install(controller, files, installed) == []
 
 
 @pytest.mark.parametrize(
-    "installed",
-    [
-        [],
-        [found("server.key", checksum="b" * 40)],
-        [found("server.key", mode="0644")],
-        [found("server.key", owner="root")],
-        [found("server.key", group="root")],
-    ],
+    "difference",
+    [None, {"checksum": "b" * 40}, {"mode": "0644"}, {"owner": "root"}, {"group": "root"}],
     ids=["missing", "content", "mode", "owner", "group"],
 )
-def test_a_missing_or_different_file_is_installed(installed):
-    files = [wanted("server.key")]
-    assert files_to_install(files, installed) == files
+def test_a_missing_or_different_file_is_installed_with_full_paths(controller, difference):
+    installed = [] if difference is None else [found(controller, "node-1-server.key", "server.key", **difference)]
+    assert install(controller, [wanted("node-1-server.key", "server.key")], installed) == [
+        {
+            "src": str(controller / "node-1-server.key"),
+            "dest": f"{DEST}/server.key",
+            "mode": "0600",
+            "owner": "etcd",
+            "group": "etcd",
+            "checksum": sha1(controller, "node-1-server.key"),
+        }
+    ]
 
 
-def test_only_the_stale_files_in_their_order():
-    files = [wanted("a"), wanted("b"), wanted("c")]
-    installed = [found("a", checksum="x" * 40), found("b"), {"path": "/etc/etcd/pki/other"}]
-    assert files_to_install(files, installed) == [files[0], files[2]]
+def test_the_checksum_is_the_controller_files_sha1(controller):
+    """A source changed on the controller (a re-issued certificate) is installed again."""
+    installed = [found(controller, "node-1-server.crt", "server.crt", mode="0644")]
+    files = [wanted("node-1-server.crt", "server.crt", mode="0644")]
+    assert install(controller, files, installed) == []
+    (controller / "node-1-server.crt").write_text("re-issued\n")
+    assert [item["dest"] for item in install(controller, files, installed)] == [f"{DEST}/server.crt"]
 
 
-def test_modes_compare_as_numbers():
-    assert files_to_install([wanted("k", mode="600")], [found("k", mode="0600")]) == []
+def test_only_the_stale_files_in_their_order(controller):
+    files = [wanted("ca.crt", "a"), wanted("ca.crt", "b"), wanted("ca.crt", "c")]
+    installed = [
+        found(controller, "ca.crt", "a", checksum="x" * 40),
+        found(controller, "ca.crt", "b"),
+        {"path": f"{DEST}/other"},
+    ]
+    assert [item["dest"] for item in install(controller, files, installed)] == [f"{DEST}/a", f"{DEST}/c"]
 
 
-def test_a_wanted_file_without_its_fields_is_refused():
-    with pytest.raises(AnsibleFilterError, match="lacks checksum"):
-        files_to_install([{"dest": "/x", "mode": "0600", "owner": "a", "group": "a"}], [])
+def test_modes_compare_as_numbers_and_paths_as_find_writes_them(controller):
+    installed = [found(controller, "ca.crt", "k", mode="0600")]
+    stale = files_to_install(
+        [wanted("ca.crt", "k", mode="600")],
+        installed,
+        src_dir=str(controller),
+        dest_dir=DEST + "/",
+        owner="etcd",
+        group="etcd",
+    )
+    assert stale == []
+
+
+def test_a_wanted_file_without_its_fields_is_refused(controller):
+    with pytest.raises(AnsibleFilterError, match="lacks mode"):
+        install(controller, [{"src": "ca.crt", "dest": "ca.crt"}], [])
+
+
+def test_a_source_missing_on_the_controller_is_named(controller):
+    with pytest.raises(AnsibleFilterError, match=r"cannot read .*/node-2-peer\.key"):
+        install(controller, [wanted("node-2-peer.key", "peer.key")], [])
