@@ -91,6 +91,22 @@ def test_defaults_bracket_ipv6_and_keep_the_pki_beside_the_inventory(defaults):
     assert (inventory / "pki" / "etcd" / "client-patroni.crt").is_file()
 
 
+@pytest.mark.parametrize("fixture", ["defaults", "moved"])
+def test_a_second_run_makes_no_certificate(request, fixture):
+    """The digests recorded when the certificates were made are the ones computed again: nothing is stale."""
+    render_dir = request.getfixturevalue(fixture)[-1]
+    for host in ("node-6", "node-4"):
+        assert json.loads((render_dir / host / "stale-certificates.json").read_text()) == []
+
+
+def test_what_each_certificate_was_made_from_is_recorded(defaults):
+    inventory, _render_dir = defaults
+    recorded = json.loads((inventory / "pki" / "etcd" / "certificates.json").read_text())
+    members = [f"{host}-{kind}" for host in ("node-4", "node-6") for kind in ("server", "peer")]
+    assert sorted(recorded) == sorted([*members, "client-admin", "client-k3s", "client-patroni"])
+    assert all(len(digest) == 64 for digest in recorded.values())
+
+
 def test_one_variable_moves_the_etcd_client_port_everywhere(moved):
     _tmp, _inventory, render_dir = moved
     for host in ("node-6", "node-4"):
