@@ -48,8 +48,9 @@ PASSWORDS = {
     "restapi": "rest%Pw&tests!4",
     "admin": "admin*Pw?tests^5",
 }
-# The inventory's etcd members (inventory/servers.yaml).
-ETCD_HOSTS = ["192.0.2.11:2379", "198.51.100.21:2379", "198.51.100.22:2379"]
+# The inventory's etcd members (inventory/servers.yaml), by host name as wiring_etcd_client_addresses
+# lists them: ubuntu-8gb-ash-1, ubuntu-8gb-ash-2, ubuntu-8gb-hil-1.
+ETCD_HOSTS = ["198.51.100.21:2379", "198.51.100.22:2379", "192.0.2.11:2379"]
 SELECTOR = {"app.kubernetes.io/name": "spilo", "app.kubernetes.io/instance": "postgres-k8s"}
 
 
