@@ -1,4 +1,4 @@
-"""The K3s roles (roles/k3s_server, roles/k3s_agent).
+"""The K3s roles (roles/k3s_server, roles/k3s_agent, and roles/k3s_node, which both import).
 
 Their files are rendered by Ansible itself, from the roles' own templates, defaults and vars, for
 the hosts of a servers.yaml (render/k3s_render.yml run with ansible-playbook and the gardenos.cluster
@@ -25,7 +25,8 @@ ROLES = REPO / "roles"
 SERVERS = {"ubuntu-8gb-hil-1": "192.0.2.11", "ubuntu-8gb-ash-1": "198.51.100.21", "ubuntu-8gb-ash-2": "198.51.100.22"}
 HAPROXY_IP = "192.0.2.11"
 AGENT, AGENT_IP = "ubuntu-8gb-fsn-1", "203.0.113.31"
-EXAMPLE_ENDPOINT = ",".join(f"https://{ip}:2379" for ip in SERVERS.values())
+# The etcd members in the order of their names (wiring_etcd_client_urls).
+EXAMPLE_ENDPOINT = ",".join(f"https://{SERVERS[name]}:2379" for name in sorted(SERVERS))
 CONTROL_PLANE_TAINT_KEYS = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")
 
 
@@ -36,33 +37,30 @@ def example_servers(agent=True):
     return servers
 
 
-def render(workdir, servers, **extra_vars):
-    """Render the K3s files of every host of `servers` (a servers.yaml as a dict): returns
-    ({"hosts": {host: {"config.yaml", "unit", "unit_file"}}, "cluster": {...}}, the join token)."""
+def run_playbook(workdir, servers, playbook, **extra_vars):
     inventory = workdir / "inventory"
     inventory.mkdir(parents=True)
     (inventory / "servers.yaml").write_text(yaml.safe_dump(servers, sort_keys=False), encoding="utf-8")
-    out = workdir / "out"
-    out.mkdir()
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0"}
-    result = subprocess.run(
-        [
-            BIN / "ansible-playbook",
-            "-i",
-            inventory / "servers.yaml",
-            RENDER,
-            "-e",
-            json.dumps({"render_dir": str(out), **extra_vars}),
-        ],
+    return subprocess.run(
+        [BIN / "ansible-playbook", "-i", inventory / "servers.yaml", playbook, "-e", json.dumps(extra_vars)],
         env=env,
         cwd=REPO,
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+def render(workdir, servers, **extra_vars):
+    """Render the K3s files of every host of `servers` (a servers.yaml as a dict): returns
+    ({"hosts": {host: {"config.yaml", "unit", "unit_file"}}, "cluster": {...}}, the join token)."""
+    out = workdir / "out"
+    out.mkdir()
+    result = run_playbook(workdir, servers, RENDER, render_dir=str(out), **extra_vars)
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
     rendered = json.loads((out / "rendered.json").read_text(encoding="utf-8"))
-    token = (inventory / "secrets" / "k3s-token").read_text(encoding="utf-8").strip()
+    token = (workdir / "inventory" / "secrets" / "k3s-token").read_text(encoding="utf-8").strip()
     return rendered, token
 
 
@@ -196,7 +194,15 @@ def test_adding_etcd_members_changes_every_server_datastore_endpoint(tmp_path, e
     for host in SERVERS:
         endpoint = config(rendered, host)["datastore-endpoint"]
         assert endpoint != config(example[0], host)["datastore-endpoint"]
-        assert endpoint == EXAMPLE_ENDPOINT + ",https://203.0.113.41:2379,https://[2001:db8::43]:2379"
+        assert endpoint == ",".join(
+            [
+                "https://198.51.100.21:2379",  # ubuntu-8gb-ash-1
+                "https://198.51.100.22:2379",  # ubuntu-8gb-ash-2
+                "https://203.0.113.41:2379",  # ubuntu-8gb-fsn-2
+                "https://[2001:db8::43]:2379",  # ubuntu-8gb-fsn-3
+                "https://192.0.2.11:2379",  # ubuntu-8gb-hil-1
+            ]
+        )
 
 
 def test_adding_a_server_and_an_agent_changes_no_other_node(tmp_path, example):
@@ -227,8 +233,8 @@ def test_extra_settings_are_merged_last(tmp_path):
     rendered, _token = render(
         tmp_path,
         example_servers(),
-        k3s_disable=[],
-        k3s_tls_san_extra=["k8s.example.net"],
+        k3s_server_disable=[],
+        k3s_server_tls_san_extra=["k8s.example.net"],
         k3s_server_config_extra={"disable": ["traefik"], "kube-apiserver-arg": ["audit-log-maxage=30"]},
         k3s_agent_config_extra={"node-label": ["gardenos/pool=edge"]},
     )
@@ -249,14 +255,14 @@ def role_yaml(role, path):
 def test_k3s_version_is_a_release_with_kubernetes_schemas():
     """Manifests are validated against the Kubernetes schemas of the pinned K3s's minor version."""
     kubernetes_validate = pytest.importorskip("kubernetes_validate.utils")
-    version = role_yaml("k3s_server", "defaults/main.yml")["k3s_version"]
+    version = role_yaml("k3s_node", "defaults/main.yml")["k3s_node_version"]
     match = re.fullmatch(r"v(\d+)\.(\d+)\.(\d+)\+k3s(\d+)", version)
     assert match, version
     minor = f"{match[1]}.{match[2]}"
     assert minor in {kubernetes_validate.major_minor(v) for v in kubernetes_validate.all_versions()}, minor
 
 
-@pytest.mark.parametrize("role", ["k3s_server", "k3s_agent"])
+@pytest.mark.parametrize("role", ["k3s_node", "k3s_server", "k3s_agent"])
 def test_argument_specs_document_every_default(role):
     defaults = role_yaml(role, "defaults/main.yml")
     options = role_yaml(role, "meta/argument_specs.yml")["argument_specs"]["main"]["options"]
@@ -267,15 +273,61 @@ def test_argument_specs_document_every_default(role):
         assert all(option.get("description") for option in options.values())
 
 
-def test_agent_shared_settings_are_the_servers():
-    """The agent role documents the k3s_* settings it takes from the k3s_server role's defaults,
-    with the same types and choices."""
-    server_defaults = role_yaml("k3s_server", "defaults/main.yml")
-    server_options = role_yaml("k3s_server", "meta/argument_specs.yml")["argument_specs"]["main"]["options"]
-    agent_options = role_yaml("k3s_agent", "meta/argument_specs.yml")["argument_specs"]["main"]["options"]
-    shared = {name for name in agent_options if not name.startswith("k3s_agent_")}
-    assert shared
-    assert shared <= set(server_defaults), shared - set(server_defaults)
-    for name in shared:
-        for key in ("type", "choices", "elements", "no_log"):
-            assert agent_options[name].get(key) == server_options[name].get(key), (name, key)
+def node_imports(role):
+    """The imports of the k3s_node role in the role's tasks/main.yml."""
+    tasks = role_yaml(role, "tasks/main.yml")
+    node = "gardenos.cluster.k3s_node"
+    return [task for task in tasks if task.get("ansible.builtin.import_role", {}).get("name") == node]
+
+
+@pytest.mark.parametrize(("role", "command"), [("k3s_server", "server"), ("k3s_agent", "agent")])
+def test_each_role_imports_the_node_role_once_with_explicit_inputs(role, command):
+    """Servers and agents share the k3s_node role's tasks, each giving its inputs (no switch read elsewhere);
+    every input is an option of k3s_node, and the required ones are given."""
+    imports = node_imports(role)
+    assert len(imports) == 1, imports
+    inputs = imports[0]["vars"]
+    options = role_yaml("k3s_node", "meta/argument_specs.yml")["argument_specs"]["main"]["options"]
+    assert set(inputs) <= set(options), set(inputs) - set(options)
+    assert {name for name, option in options.items() if option.get("required")} <= set(inputs)
+    assert inputs["k3s_node_command"] == command
+    assert command in options["k3s_node_command"]["choices"]
+
+
+def test_config_starts_with_the_node_and_ends_with_the_token_file(example):
+    """k3s_node writes every node's name and address first and its token file last, which the options of
+    k3s_server_config_extra or k3s_agent_config_extra cannot replace."""
+    rendered, _token = example
+    for host in [*SERVERS, AGENT]:
+        keys = list(config(rendered, host))
+        assert keys[:2] == ["node-name", "node-ip"], (host, keys)
+        assert keys[-1] == "token-file", (host, keys)
+
+
+def test_servers_copy_the_etcd_client_certificate_from_the_wiring_pki(example):
+    rendered, _token = example
+    for host in SERVERS:
+        assert rendered["hosts"][host]["files"] == [
+            ["pki/etcd/ca.crt", "/etc/rancher/k3s/etcd/ca.crt", "0644"],
+            ["pki/etcd/client-k3s.crt", "/etc/rancher/k3s/etcd/client.crt", "0644"],
+            ["pki/etcd/client-k3s.key", "/etc/rancher/k3s/etcd/client.key", "0600"],
+        ]
+    assert rendered["hosts"][AGENT]["files"] == []
+
+
+def test_settings_of_the_0_1_0_roles_are_refused_with_their_new_names(tmp_path):
+    """A setting the K3s roles read no more would be ignored silently: the node checks stop the run instead."""
+    result = run_playbook(
+        tmp_path,
+        example_servers(agent=False),
+        REPO / "tests" / "integration" / "render" / "k3s_node_preflight.yml",
+        k3s_version="v1.36.3+k3s1",
+        k3s_disable=[],
+        k3s_etcd_pki_controller_dir="/srv/pki/etcd",
+    )
+    assert result.returncode != 0
+    words = " ".join((result.stdout + result.stderr).split())
+    assert (
+        "k3s_disable, k3s_etcd_pki_controller_dir, k3s_version are read no more: set k3s_server_disable, "
+        "wiring_pki_controller_dir (the etcd PKI is in its etcd/), k3s_node_version instead" in words
+    ), words[-3000:]

@@ -36,7 +36,7 @@ from patronilab import PG_BIN, PatroniProcess, patroni_4, postgres_ids
 
 RENDER = REPO / "tests" / "integration" / "render"
 INVENTORY = REPO / "inventory" / "servers.yaml"
-K3S_DEFAULTS = REPO / "roles" / "k3s_server" / "defaults" / "main.yml"
+K3S_DEFAULTS = REPO / "roles" / "k3s_node" / "defaults" / "main.yml"
 DEFAULT_KUBERNETES_VERSION = "1.36.0"
 
 # Throwaway passwords with the punctuation the roles allow, so that quoting is exercised in the
@@ -55,12 +55,12 @@ SELECTOR = {"app.kubernetes.io/name": "spilo", "app.kubernetes.io/instance": "po
 
 
 def kubernetes_version():
-    """The Kubernetes version of the K3s the k3s_server role pins (k3s_version: v1.36.3+k3s1 -> 1.36.3)."""
+    """The Kubernetes version of the K3s the K3s roles pin (k3s_node_version: v1.36.3+k3s1 -> 1.36.3)."""
     if not K3S_DEFAULTS.exists():
         return DEFAULT_KUBERNETES_VERSION
-    pinned = str((yaml.safe_load(K3S_DEFAULTS.read_text()) or {}).get("k3s_version", ""))
+    pinned = str((yaml.safe_load(K3S_DEFAULTS.read_text()) or {}).get("k3s_node_version", ""))
     match = re.match(r"^v?(\d+\.\d+\.\d+)", pinned)
-    assert match, f"no k3s_version like v1.36.3+k3s1 in {K3S_DEFAULTS}: {pinned!r}"
+    assert match, f"no k3s_node_version like v1.36.3+k3s1 in {K3S_DEFAULTS}: {pinned!r}"
     return match.group(1)
 
 
@@ -444,7 +444,7 @@ def test_no_password_outside_the_secrets(rendered, controller):
 def check_run(controller, name, **extra):
     work = controller["base"] / name
     variables = {
-        "k3s_disable": ["local-storage"],
+        "k3s_server_disable": ["local-storage"],
         "local_path_storage_kubeconfig": str(work / "missing" / "kubeconfig.yaml"),
         "local_path_storage_manifests_dir": str(work / "server" / "local_path_storage"),
         "spilo_kubeconfig": str(work / "missing" / "kubeconfig.yaml"),

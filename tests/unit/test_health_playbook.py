@@ -125,9 +125,12 @@ def test_patroni_reads_its_client_certificate_where_it_installs_it():
 
 
 def test_k3s_server_reads_its_client_certificate_where_it_installs_it():
+    """k3s_server gives the k3s_node role its etcd files as full paths (k3s_node_files: src, dest)."""
     files = load(REPO / "roles" / "k3s_server" / "vars" / "main.yml")["_k3s_server_etcd_pki_files"]
-    client = [file for file in files if file["dest"] == "client.crt"]
-    assert certificates_read("k3s_server") == installed(client, "{{ _k3s_server_etcd_pki_dir }}")
+    client = [file for file in files if file["dest"] == "{{ _k3s_server_etcd_cert }}"]
+    assert certificates_read("k3s_server") == [
+        (file["dest"], rendered(file["src"]).rsplit("/", 1)[-1]) for file in client
+    ]
 
 
 def test_the_stats_socket_is_the_one_haproxy_cfg_opens():

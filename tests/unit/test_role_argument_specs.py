@@ -25,16 +25,6 @@ COLLECTION = "gardenos.cluster"
 # internal steps of the roles (preflight, configure) for the integration tests; they are not entry points.
 CALLERS = ["playbooks", "roles", "molecule", "bench", "site.yml"]
 
-# A role that loads another role's defaults and documents those settings in its own specs.
-SHARED_DEFAULTS = {"k3s_agent": "k3s_server"}
-# Options documented without their default, and why.
-WITHOUT_DEFAULT = {
-    ("k3s_agent", "main", "k3s_api_port"): (
-        "an int derived by a template from k3s_server's defaults, which the agent role has not loaded yet when "
-        "its main entry point is validated: the validation would apply the template string as the value, and "
-        "refuse it as not an int"
-    ),
-}
 # Settings an entry point's tasks read but the entry point does not list, and why: Ansible templates every listed
 # option when it validates the entry point.
 NOT_LISTED = {
@@ -77,12 +67,6 @@ def role_defaults(role):
 
 def public(defaults):
     return {name: value for name, value in defaults.items() if not name.startswith("_")}
-
-
-def known_defaults(role):
-    """The defaults a role runs with: its own, and those of the role it shares settings with."""
-    shared = SHARED_DEFAULTS.get(role)
-    return {**(public(role_defaults(shared)) if shared else {}), **public(role_defaults(role))}
 
 
 def entry_points(role):
@@ -152,9 +136,9 @@ ENTRY_POINTS = [(role, name) for role in ROLES for name in entry_points(role)]
 
 
 def test_the_callers_are_found():
-    """The search finds the includes known when this test was written (etcd and patroni playbooks, k3s_agent)."""
+    """The search finds the includes known when this test was written (etcd and patroni playbooks)."""
     roles_called = {(role, tasks_from) for _caller, role, tasks_from in CALLS}
-    assert {("etcd", "backup.yml"), ("patroni", "remove.yml"), ("k3s_server", "rollout.yml")} <= roles_called
+    assert {("etcd", "backup.yml"), ("patroni", "remove.yml")} <= roles_called
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -180,14 +164,11 @@ def test_every_tasks_from_has_its_entry_point(caller, role, tasks_from):
 @pytest.mark.parametrize("role", ROLES)
 def test_no_option_hides_its_default(role):
     """(c) No option of any entry point shows `default: null` where defaults/main.yml has a value."""
-    defaults = known_defaults(role)
+    defaults = public(role_defaults(role))
     wrong = []
     for entry, spec in entry_points(role).items():
         for name, option in (spec.get("options") or {}).items():
             if name not in defaults:
-                continue
-            if (role, entry, name) in WITHOUT_DEFAULT:
-                assert option.get("default") is None, f"{entry}: {name} has a default now: drop its exception"
                 continue
             if option.get("default") is None:
                 wrong.append(f"{entry}: {name} has no default; defaults/main.yml: {defaults[name]!r}")
@@ -244,8 +225,8 @@ def test_entry_points_agree_with_main(role):
 
 def _settings_read(role, tasks_file, seen=None):
     """The public defaults a task file reads: named in it, in the task files and templates it runs, in the
-    role's vars it uses, in the defaults it uses, and in the tasks of another role it includes (k3s_agent runs
-    k3s_server's). Comment lines are left out."""
+    role's vars it uses, in the defaults it uses, and in the tasks of another role it includes with tasks_from.
+    Comment lines are left out."""
     seen = set() if seen is None else seen
     role_dir = ROLES_DIR / role
     defaults = public(role_defaults(role))
