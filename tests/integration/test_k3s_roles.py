@@ -331,3 +331,34 @@ def test_settings_of_the_0_1_0_roles_are_refused_with_their_new_names(tmp_path):
         "k3s_disable, k3s_etcd_pki_controller_dir, k3s_version are read no more: set k3s_server_disable, "
         "wiring_pki_controller_dir (the etcd PKI is in its etcd/), k3s_node_version instead" in words
     ), words[-3000:]
+
+
+def test_the_wiring_moves_the_k3s_ports_etcd_and_pki_with_one_variable_each(tmp_path):
+    """The etcd client port, the PKI directory and the K3s ports are the wiring role's: one variable each moves
+    every K3s file that carries them."""
+    rendered, _token = render(
+        tmp_path,
+        example_servers(),
+        wiring_etcd_client_port=12379,
+        wiring_pki_controller_dir="/srv/cluster-pki",
+        wiring_k3s_server_port=17443,
+        wiring_k3s_api_port=16443,
+    )
+    for host in SERVERS:
+        cfg = config(rendered, host)
+        assert cfg["datastore-endpoint"] == EXAMPLE_ENDPOINT.replace(":2379", ":12379")
+        assert cfg["https-listen-port"] == 17443
+        # the render gives the sources relative to the inventory's directory
+        sources = [os.path.normpath(tmp_path / "inventory" / src) for src, _d, _m in rendered["hosts"][host]["files"]]
+        assert sources == [f"/srv/cluster-pki/etcd/{name}" for name in ("ca.crt", "client-k3s.crt", "client-k3s.key")]
+    assert config(rendered, AGENT)["server"] == f"https://{HAPROXY_IP}:16443"
+    assert rendered["cluster"]["api_url"] == f"https://{HAPROXY_IP}:16443"
+
+
+def test_an_ipv6_api_address_is_bracketed(tmp_path):
+    rendered, _token = render(tmp_path, example_servers(), k3s_node_api_address="2001:db8::6443")
+    assert config(rendered, AGENT)["server"] == "https://[2001:db8::6443]:6443"
+    assert yaml.safe_load(rendered["cluster"]["kubeconfig.yaml"])["clusters"][0]["cluster"]["server"] == (
+        "https://[2001:db8::6443]:6443"
+    )
+    assert "2001:db8::6443" in config(rendered, "ubuntu-8gb-hil-1")["tls-san"]
