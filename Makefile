@@ -126,11 +126,29 @@ timing: venv
 	$(call timed,pytest tests/integration -m timing)
 
 # The scenarios' hosts get fixed IPs (their servers.yaml) on this network; molecule's
-# platform schema cannot give a network its subnet, so it is made here.
+# platform schema cannot give a network its subnet, so it is made here. It is dual-stack: the
+# cluster scenario's servers.yaml lists IPv6 addresses only, the K3s scenarios' IPv4 ones, so
+# both address families are tested. A network of other subnets (an IPv4-only one made before)
+# is recreated when no container is attached to it; otherwise the target stops and says which.
 MOLECULE_NETWORK := gardenos-molecule
 MOLECULE_SUBNET := 10.78.0.0/24
+MOLECULE_SUBNET6 := fd78::/64
 molecule-network:
-	podman network exists $(MOLECULE_NETWORK) || podman network create --subnet $(MOLECULE_SUBNET) $(MOLECULE_NETWORK)
+	@if podman network exists $(MOLECULE_NETWORK); then \
+	  subnets=$$(podman network inspect --format '{{range .Subnets}}{{.Subnet}} {{end}}' $(MOLECULE_NETWORK)); \
+	  subnets=$${subnets% }; \
+	  [ "$$subnets" != "$(MOLECULE_SUBNET) $(MOLECULE_SUBNET6)" ] || exit 0; \
+	  attached=$$(podman ps -a --filter network=$(MOLECULE_NETWORK) --format '{{.Names}}' | paste -sd ' '); \
+	  if [ -n "$$attached" ]; then \
+	    echo "molecule-network: $(MOLECULE_NETWORK) has the subnets $$subnets, not $(MOLECULE_SUBNET) $(MOLECULE_SUBNET6);" \
+	      "it cannot be recreated while containers use it: $$attached (remove them, or wait for their scenario)" >&2; \
+	    exit 1; \
+	  fi; \
+	  echo "molecule-network: recreating $(MOLECULE_NETWORK) (subnets $$subnets) as dual-stack"; \
+	  podman network rm $(MOLECULE_NETWORK) >/dev/null; \
+	fi; \
+	podman network create --subnet $(MOLECULE_SUBNET) --ipv6 --subnet $(MOLECULE_SUBNET6) $(MOLECULE_NETWORK) >/dev/null; \
+	echo "molecule-network: $(MOLECULE_NETWORK) created with $(MOLECULE_SUBNET) and $(MOLECULE_SUBNET6)"
 
 # Each scenario has its own hosts and IPs, so scenarios can run side by side (make -j); every
 # line of a scenario's output carries its name.
