@@ -16,9 +16,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import ipaddress
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.collections import is_sequence
+from ansible_collections.gardenos.cluster.plugins.module_utils import host_port as builder
+from ansible_collections.gardenos.cluster.plugins.module_utils.errors import GardenosClusterError
 
 # The users Patroni needs, by their key in the settings and in Patroni's configuration.
 USERS = ("superuser", "replication", "rewind")
@@ -97,10 +100,20 @@ def _pg_hba(settings):
 
 
 def _cidr(address):
-    address = "%s" % address
-    if "/" in address:
+    """A pg_hba address: one IP as a /32 (IPv4) or /128 (IPv6) network; a network or a host name as given."""
+    address = builder.bare_host(address)
+    try:
+        return ipaddress.ip_network(address).with_prefixlen
+    except ValueError:
         return address
-    return address + ("/128" if ":" in address else "/32")
+
+
+def _address(build, hosts, port):
+    """``build(hosts, port)`` of the one host:port builder, its error as a filter error."""
+    try:
+        return build(hosts, port)
+    except GardenosClusterError as exc:
+        raise AnsibleFilterError("patroni_config: %s" % exc) from exc
 
 
 def patroni_config(settings, member=None):
@@ -113,7 +126,10 @@ def patroni_config(settings, member=None):
       postgresql: {port, parameters}, dcs: {...Patroni bootstrap.dcs overrides},
       initdb: [...], member_addresses: [...], client_addresses: [...], pg_hba_extra: [...]
     ``member`` (this member): name, address, data_dir, bin_dir, pgpass, and optionally
-      listen_addresses (default: address and 127.0.0.1).
+      listen_addresses (default: address and 127.0.0.1, the loopback every host has, which Patroni
+      connects to as ``localhost``).
+    An IPv6 address is written in brackets before a port, and the REST API of an IPv6 member
+    listens on ``[::]`` (IPv6 and IPv4) instead of ``0.0.0.0`` (IPv4 only).
     """
     if not isinstance(settings, dict):
         raise AnsibleFilterError("patroni_config: the Patroni settings must be a mapping")
@@ -159,13 +175,14 @@ def patroni_config(settings, member=None):
     api_port = int(settings["restapi"].get("port", 8008))
     listen = member.get("listen_addresses") or [member["address"], "127.0.0.1"]
     config["name"] = member["name"]
+    every_address = "::" if ":" in builder.bare_host(member["address"]) else "0.0.0.0"  # noqa: S104 (the REST API serves the cluster)
     config["restapi"].update(
-        listen="0.0.0.0:%d" % api_port,
-        connect_address="%s:%d" % (member["address"], api_port),
+        listen=_address(builder.host_port, every_address, api_port),
+        connect_address=_address(builder.host_port, member["address"], api_port),
     )
     config["postgresql"].update(
-        listen="%s:%d" % (",".join(listen), port),
-        connect_address="%s:%d" % (member["address"], port),
+        listen=_address(builder.hosts_port, listen, port),
+        connect_address=_address(builder.host_port, member["address"], port),
         data_dir=member["data_dir"],
         bin_dir=member["bin_dir"],
         pgpass=member.get("pgpass", "/var/lib/postgresql/.pgpass_patroni"),

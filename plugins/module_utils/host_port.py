@@ -24,20 +24,37 @@ def bare_host(host):
     return host
 
 
-def host_port(host, port):
-    """``host:port``, with an IPv6 address (any host with a ``:``) in brackets."""
-    host = bare_host(host)
-    if not host:
-        raise GardenosClusterError("host:port needs a host, got an empty one (port %s)" % port)
+def _port_number(host, port):
     try:
         number = int(port)
     except (TypeError, ValueError):
         raise GardenosClusterError("host:port for %s: the port %r is not a number" % (host, port)) from None
     if not 0 < number < 65536:
         raise GardenosClusterError("host:port for %s: the port %d is not between 1 and 65535" % (host, number))
-    if ":" in host:
-        host = "[%s]" % host
-    return "%s:%d" % (host, number)
+    return number
+
+
+def _host_literal(host, port):
+    """The host as it stands before ``:port``: an IPv6 address (any host with a ``:``) in brackets."""
+    host = bare_host(host)
+    if not host:
+        raise GardenosClusterError("host:port needs a host, got an empty one (port %s)" % port)
+    return "[%s]" % host if ":" in host else host
+
+
+def host_port(host, port):
+    """``host:port``, with an IPv6 address (any host with a ``:``) in brackets."""
+    literal = _host_literal(host, port)
+    return "%s:%d" % (literal, _port_number(literal, port))
+
+
+def hosts_port(hosts, port):
+    """``host1,host2:port``, several hosts on one port (IPv6 ones in brackets), the form of
+    Patroni's ``postgresql.listen``."""
+    if isinstance(hosts, (str, bytes)) or not hosts:
+        raise GardenosClusterError("hosts:port needs a list of hosts, got %r (port %s)" % (hosts, port))
+    literals = [_host_literal(host, port) for host in hosts]
+    return "%s:%d" % (",".join(literals), _port_number(",".join(literals), port))
 
 
 def url(host, port, scheme="https", path=""):

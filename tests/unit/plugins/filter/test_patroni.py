@@ -69,6 +69,62 @@ def test_member_config_has_scope_etcd3_over_tls_and_addresses():
     assert config["postgresql"]["bin_dir"] == MEMBER["bin_dir"]
 
 
+def test_ipv4_member_rest_api_listens_on_every_ipv4_address():
+    assert patroni_config(SETTINGS, MEMBER)["restapi"]["listen"] == "0.0.0.0:8008"
+
+
+IPV6_SETTINGS = dict(
+    SETTINGS,
+    etcd=dict(SETTINGS["etcd"], hosts=["[fd78::41]:2379", "[fd78::42]:2379", "[fd78::43]:2379"]),
+    member_addresses=["fd78::41", "fd78::42", "fd78::43"],
+    client_addresses=["fd78::41", "[fd78::44]", "fd78::/64"],
+)
+IPV6_MEMBER = dict(MEMBER, address="fd78::41")
+
+
+def test_ipv6_member_addresses_are_bracketed_before_the_port():
+    """etcd and Patroni refuse fd78::41:5532; Patroni strips the brackets of listen for PostgreSQL."""
+    config = patroni_config(IPV6_SETTINGS, IPV6_MEMBER)
+    assert config["restapi"]["connect_address"] == "[fd78::41]:8008"
+    assert config["postgresql"]["connect_address"] == "[fd78::41]:5532"
+    assert config["postgresql"]["listen"] == "[fd78::41],127.0.0.1:5532"
+    assert config["etcd3"]["hosts"] == ["[fd78::41]:2379", "[fd78::42]:2379", "[fd78::43]:2379"]
+
+
+def test_ipv6_member_rest_api_listens_on_every_address():
+    """[::] takes IPv6 and IPv4 connections; 0.0.0.0 would leave the member's IPv6 address unserved."""
+    assert patroni_config(IPV6_SETTINGS, IPV6_MEMBER)["restapi"]["listen"] == "[::]:8008"
+
+
+def test_listen_addresses_of_both_families():
+    member = dict(IPV6_MEMBER, listen_addresses=["fd78::41", "::1", "10.78.0.41"])
+    assert patroni_config(IPV6_SETTINGS, member)["postgresql"]["listen"] == "[fd78::41],[::1],10.78.0.41:5532"
+
+
+def test_pg_hba_ipv6_addresses_are_single_host_networks():
+    hba = patroni_config(IPV6_SETTINGS, IPV6_MEMBER)["postgresql"]["pg_hba"]
+    for address in IPV6_SETTINGS["member_addresses"]:
+        assert f"host replication standby {address}/128 scram-sha-256" in hba
+        assert f"host all rewind {address}/128 scram-sha-256" in hba
+    assert "host all all fd78::41/128 scram-sha-256" in hba
+    assert "host all all fd78::44/128 scram-sha-256" in hba  # brackets dropped: pg_hba has none
+    assert "host all all fd78::/64 scram-sha-256" in hba
+    assert not any("/32" in line for line in hba if "fd78" in line)
+
+
+def test_pg_hba_host_names_and_networks_stay_as_given():
+    settings = dict(SETTINGS, client_addresses=["db.example.org", "10.0.0.1/24"])
+    hba = patroni_config(settings, MEMBER)["postgresql"]["pg_hba"]
+    assert "host all all db.example.org scram-sha-256" in hba
+    assert "host all all 10.0.0.1/24 scram-sha-256" in hba
+
+
+def test_member_with_a_bad_port_is_named():
+    settings = dict(SETTINGS, postgresql={"port": 70000})
+    with pytest.raises(AnsibleFilterError, match=r"patroni_config: .* 70000 is not between 1 and 65535"):
+        patroni_config(settings, MEMBER)
+
+
 def test_users_are_named_and_no_password_is_in_the_config():
     config = patroni_config(SETTINGS, MEMBER)
     assert config["postgresql"]["authentication"] == {

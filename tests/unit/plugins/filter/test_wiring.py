@@ -3,6 +3,8 @@
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.gardenos.cluster.plugins.filter.wiring import host_port, url
+from ansible_collections.gardenos.cluster.plugins.module_utils.errors import GardenosClusterError
+from ansible_collections.gardenos.cluster.plugins.module_utils.host_port import hosts_port
 
 
 @pytest.mark.parametrize(
@@ -47,3 +49,23 @@ def test_url_with_scheme_and_path():
 def test_url_refuses_other_schemes():
     with pytest.raises(AnsibleFilterError, match="neither http nor https"):
         url("10.0.0.1", 2379, scheme="unix")
+
+
+def test_hosts_port_brackets_each_ipv6_host_before_one_port():
+    """Patroni's postgresql.listen form: several hosts, the port after the last."""
+    assert hosts_port(["fd78::41", "127.0.0.1"], 5532) == "[fd78::41],127.0.0.1:5532"
+    assert hosts_port(["10.0.0.1"], "5532") == "10.0.0.1:5532"
+
+
+@pytest.mark.parametrize(
+    ("hosts", "port", "message"),
+    [
+        ("10.0.0.1", 5532, "needs a list of hosts"),
+        ([], 5532, "needs a list of hosts"),
+        (["10.0.0.1", ""], 5532, "empty"),
+        (["10.0.0.1"], 0, "between 1 and 65535"),
+    ],
+)
+def test_hosts_port_refuses_what_postgresql_could_not_listen_on(hosts, port, message):
+    with pytest.raises(GardenosClusterError, match=message):
+        hosts_port(hosts, port)
