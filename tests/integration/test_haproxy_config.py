@@ -115,3 +115,29 @@ def test_no_postgres_frontend_when_asked(tmp_path):
 def test_unknown_backend_is_refused_by_name(tmp_path):
     with pytest.raises(AssertionError, match="haproxy_postgres_backend must be patroni"):
         render(tmp_path, "inventory/servers.yaml", "haproxy_postgres_backend=k8s")
+
+
+def test_ipv6_servers_get_bracketed_backends_and_a_dual_stack_bind(tmp_path):
+    """molecule's cluster servers.yaml lists IPv6 addresses only: HAProxy binds [::] with v4v6 (the
+    default "*" would serve IPv4 only) and writes each backend as [address]:port."""
+    render(tmp_path, "molecule/cluster/servers.yaml")
+    config = (tmp_path / "pg-1.cfg").read_text()
+    haproxy_check(tmp_path / "pg-1.cfg")
+
+    primary = listen_section(config, "postgres_primary")
+    assert "bind [::]:5432 v4v6" in primary
+    assert re.findall(r"server (\S+) (\S+) check port (\d+)", primary) == [
+        ("pg-1", "[fd78::41]:5532", "8008"),
+        ("pg-2", "[fd78::42]:5532", "8008"),
+        ("pg-3", "[fd78::43]:5532", "8008"),
+    ]
+    replicas = listen_section(config, "postgres_replicas")
+    assert "bind [::]:5433 v4v6" in replicas
+    assert "server pg-2 [fd78::42]:5532 check port 8008" in replicas
+    assert "bind [::]:8404 v4v6" in listen_section(config, "stats")
+
+
+def test_ipv4_servers_keep_the_ipv4_bind(tmp_path):
+    render(tmp_path, "inventory/servers.yaml")
+    config = (tmp_path / "ubuntu-8gb-hil-1.cfg").read_text()
+    assert re.findall(r"^\s+bind (.*)$", config, re.MULTILINE) == ["*:6443", "*:5432", "*:5433", "*:8404"]
