@@ -5,9 +5,17 @@ are the servers of the scenario's own servers.yaml, the same file the converge u
 """
 
 import os
+import sys
 from pathlib import Path
 
 import yaml
+
+# The collection's one host:port / URL builder (an IPv6 address in brackets), the roles' own, from
+# the collections root `make venv` links to this repository.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / ".collections"))
+from ansible_collections.gardenos.cluster.plugins.module_utils.host_port import host_port, url
+
+__all__ = ["host_port", "scenario_cluster", "scenario_servers", "url"]
 
 
 def _scenario_inventory():

@@ -13,8 +13,20 @@ def test_hostname_is_server_name(host):
 
 @pytest.mark.parametrize("name", sorted(SERVERS))
 def test_every_server_resolves_by_name(host, name):
-    assert host.addr(name).ipv4_addresses == [SERVERS[name]["ip"]]
-    assert host.addr(f"{name}.{DOMAIN}").ipv4_addresses == [SERVERS[name]["ip"]]
+    """To the address of servers.yaml, in its family (the scenario's are IPv6)."""
+    ip = SERVERS[name]["ip"]
+    family = "ipv6_addresses" if ":" in ip else "ipv4_addresses"
+    assert getattr(host.addr(name), family) == [ip]
+    assert getattr(host.addr(f"{name}.{DOMAIN}"), family) == [ip]
+
+
+@pytest.mark.parametrize("name", sorted(SERVERS))
+def test_an_ipv6_server_has_no_ipv4_name(host, name):
+    """The common role lists a server under its servers.yaml address only: no IPv4 address for an
+    IPv6 server's FQDN, though its container has one (podman's own lines name only the container)."""
+    if ":" not in SERVERS[name]["ip"]:
+        pytest.skip("an IPv4 server")
+    assert host.addr(f"{name}.{DOMAIN}").ipv4_addresses == []
 
 
 def test_etc_hosts_block_is_marked_once(host):

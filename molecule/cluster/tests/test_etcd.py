@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import scenario_servers
+from conftest import scenario_servers, url
 
 SERVERS = scenario_servers()
 ETCDCTL = (
@@ -12,7 +12,7 @@ ETCDCTL = (
 
 
 def endpoints():
-    return ",".join(f"https://{server['ip']}:2379" for server in SERVERS.values())
+    return ",".join(url(server["ip"], 2379) for server in SERVERS.values())
 
 
 def test_every_member_is_healthy(host):

@@ -8,7 +8,7 @@ import json
 
 import pytest
 import testinfra
-from conftest import scenario_servers
+from conftest import scenario_servers, url
 
 
 @pytest.fixture
@@ -22,7 +22,7 @@ SERVERS = scenario_servers()
 ETCDCTL = (
     "ETCDCTL_API=3 etcdctl --cacert /etc/etcd/pki/ca.crt --cert /etc/etcd/pki/admin.crt --key /etc/etcd/pki/admin.key"
 )
-ENDPOINTS = ",".join(f"https://{server['ip']}:2379" for server in SERVERS.values())
+ENDPOINTS = ",".join(url(server["ip"], 2379) for server in SERVERS.values())
 
 
 def test_the_members_of_servers_yaml_remain_as_voters(host):

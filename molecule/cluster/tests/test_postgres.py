@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import testinfra
-from conftest import scenario_servers
+from conftest import scenario_servers, url
 
 SERVERS = scenario_servers()
 NAMES = sorted(SERVERS)
@@ -51,7 +51,7 @@ def psql(on, sql, *, host, port, timeout=5):
 def cluster():
     """Patroni's view of the cluster, from any member's REST API."""
     for name in NAMES:
-        result = HOSTS[name].run(f"curl -sf --max-time 3 http://{ip(name)}:8008/cluster")
+        result = HOSTS[name].run(f"curl -gsf --max-time 3 {url(ip(name), 8008, scheme='http', path='/cluster')}")
         if result.rc == 0:
             return json.loads(result.stdout)
     raise AssertionError("no Patroni REST API answered")
@@ -88,10 +88,16 @@ def test_cluster_has_one_leader_and_two_streaming_replicas():
 
 
 def test_haproxy_5432_reaches_the_primary_from_every_haproxy_host():
+    """psql to each HAProxy's address of servers.yaml (IPv6 here) reaches the primary, and HAProxy
+    reached it over that family too: PostgreSQL sees HAProxy's host address as the client and
+    answers on the leader's own address."""
+    primary = ip(leader())
     for name in NAMES:
-        result = psql(name, "select pg_is_in_recovery()", host=ip(name), port=5432)
+        result = psql(
+            name, "select pg_is_in_recovery(), inet_client_addr(), inet_server_addr()", host=ip(name), port=5432
+        )
         assert result.rc == 0, (name, result.stderr)
-        assert result.stdout.strip() == "f", name
+        assert result.stdout.strip().split("|") == ["f", ip(name), primary], name
 
 
 def test_haproxy_5433_reaches_a_replica():
@@ -137,14 +143,13 @@ def test_passwords_stay_out_of_patroni_yml():
 
 def test_haproxy_stats_need_authentication():
     name = NAMES[0]
-    anonymous = HOSTS[name].run(f"curl -s -o /dev/null -w '%{{http_code}}' http://{ip(name)}:8404/stats")
+    stats = url(ip(name), 8404, scheme="http", path="/stats")
+    anonymous = HOSTS[name].run(f"curl -gs -o /dev/null -w '%{{http_code}}' {stats}")
     assert anonymous.stdout == "401"
-    wrong = HOSTS[name].run(f"curl -s -o /dev/null -w '%{{http_code}}' -u admin:wrong http://{ip(name)}:8404/stats")
+    wrong = HOSTS[name].run(f"curl -gs -o /dev/null -w '%{{http_code}}' -u admin:wrong {stats}")
     assert wrong.stdout == "401"
     password = (STATE_DIR / "secrets" / "haproxy-stats-password").read_text().split()[0]
-    good = HOSTS[name].run(
-        f"curl -s -o /dev/null -w '%{{http_code}}' -u admin:{shlex.quote(password)} http://{ip(name)}:8404/stats"
-    )
+    good = HOSTS[name].run(f"curl -gs -o /dev/null -w '%{{http_code}}' -u admin:{shlex.quote(password)} {stats}")
     assert good.stdout == "200"
 
 
