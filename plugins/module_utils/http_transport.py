@@ -107,35 +107,49 @@ def with_article(noun):
     return "%s %s" % ("an" if noun[:1].lower() in "aeiou" else "a", noun)
 
 
-def describe_transport_error(exc, timeout, service, url_kind):
-    """Why a server could not be reached, for the user.
+# Connection failures that need no more than their name.
+_CONNECTION_ERRORS = (
+    (ConnectionRefusedError, "connection refused"),
+    (ConnectionResetError, "connection reset (an https:// endpoint answered as http://, or the server dropped it)"),
+)
 
-    ``service`` names the server ("etcd"), ``url_kind`` what its URLs are ("etcd client URL").
-    """
-    reason = getattr(exc, "reason", exc)
+
+def _describe_tls_error(reason, service):
+    """Why a TLS connection failed, or None when ``reason`` is no TLS error."""
     if isinstance(reason, ssl.SSLCertVerificationError):
         return (
             "TLS certificate verification failed (%s): set ca_cert to the CA that signed the %s server"
             " certificate, make sure its SAN names this address, or set validate_certs=false"
             % (to_native(reason), service)
         )
-    if isinstance(reason, ssl.SSLError):
-        text = to_native(reason)
-        upper = text.upper()
-        if "CERTIFICATE_REQUIRED" in upper or "CERTIFICATE_UNKNOWN" in upper or "BAD_CERTIFICATE" in upper:
-            return (
-                "TLS handshake failed (%s): the server wants a client certificate it trusts (client_cert, client_key)"
-                % text
-            )
-        if "WRONG_VERSION_NUMBER" in upper:
-            return "TLS handshake failed (%s): the endpoint speaks plain HTTP, use an http:// URL" % text
-        return "TLS error: %s" % text
+    if not isinstance(reason, ssl.SSLError):
+        return None
+    text = to_native(reason)
+    upper = text.upper()
+    if "CERTIFICATE_REQUIRED" in upper or "CERTIFICATE_UNKNOWN" in upper or "BAD_CERTIFICATE" in upper:
+        return (
+            "TLS handshake failed (%s): the server wants a client certificate it trusts (client_cert, client_key)"
+            % text
+        )
+    if "WRONG_VERSION_NUMBER" in upper:
+        return "TLS handshake failed (%s): the endpoint speaks plain HTTP, use an http:// URL" % text
+    return "TLS error: %s" % text
+
+
+def describe_transport_error(exc, timeout, service, url_kind):
+    """Why a server could not be reached, for the user.
+
+    ``service`` names the server ("etcd"), ``url_kind`` what its URLs are ("etcd client URL").
+    """
+    reason = getattr(exc, "reason", exc)
+    tls = _describe_tls_error(reason, service)
+    if tls:
+        return tls
     if isinstance(reason, (socket.timeout, TimeoutError)):
         return "timed out after %ss" % timeout
-    if isinstance(reason, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(reason, ConnectionResetError):
-        return "connection reset (an https:// endpoint answered as http://, or the server dropped it)"
+    for kind, message in _CONNECTION_ERRORS:
+        if isinstance(reason, kind):
+            return message
     if isinstance(exc, HTTPException):
         return "bad HTTP answer (%s): is this %s with the right scheme?" % (
             exc.__class__.__name__,

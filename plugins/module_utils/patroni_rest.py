@@ -201,6 +201,70 @@ def _streaming_required(members, patroni_version):
     return any(m["state"] == "streaming" or m["receive_lag"] is not None for m in members)
 
 
+def _leadership_problem(uninitialized, members, leaders, scope):
+    """What is wrong with who leads the cluster, or None."""
+    if uninitialized:
+        return (
+            "the cluster%s is not initialized: no member holds the leader lock and the members wait for a leader"
+            " to bootstrap (Patroni role 'uninitialized'). If that lasts, the DCS holds stale state of a cluster"
+            " whose data is gone (its 'initialize' key is there, no member has the data): delete the scope's keys"
+            " (/service/%s/ with the default namespace, e.g. with gardenos.cluster.etcd_deleterange) and the"
+            " members bootstrap a new cluster" % (_scope_text(scope), scope or "<scope>")
+        )
+    if not members:
+        return "no member is registered in the DCS: Patroni is not running on any member, or cannot reach the DCS"
+    if not leaders:
+        return (
+            "no member holds the leader lock: a failover may be under way (it takes up to ttl seconds after"
+            " the leader is lost), or no member may become leader (too far behind, nofailover tags, or PostgreSQL"
+            " down): see the Patroni logs of %s" % ", ".join(m["name"] for m in members)
+        )
+    if len(leaders) > 1:
+        return (
+            "more than one member reports the leader role (%s): check which one holds the leader key and demote"
+            " the others" % ", ".join(m["name"] for m in leaders)
+        )
+    return None
+
+
+def _timeline_problem(members, leaders, scope):
+    """Members on different timelines, or None."""
+    timelines = sorted(set(m["timeline"] for m in members if m["timeline"] is not None))
+    if len(timelines) <= 1:
+        return None
+    reference = leaders[0]["timeline"] if len(leaders) == 1 and leaders[0]["timeline"] is not None else None
+    if reference is None:
+        reference = timelines[-1]
+    behind = [m for m in members if m["timeline"] is not None and m["timeline"] != reference]
+    return (
+        "the members are on different timelines (%s): %s %s not followed the leader's timeline %d yet; right"
+        " after a failover or switchover that takes seconds, if it lasts the member needs pg_rewind or a"
+        " reinit (patronictl reinit %s <member>)"
+        % (
+            ", ".join("%s on %s" % (m["name"], m["timeline"]) for m in members if m["timeline"] is not None),
+            ", ".join(m["name"] for m in behind),
+            "has" if len(behind) == 1 else "have",
+            reference,
+            scope or "<scope>",
+        )
+    )
+
+
+def _member_count_problem(members, expected_members):
+    """Not as many members as expected, or None."""
+    if expected_members is None or len(members) == expected_members:
+        return None
+    return "%d member%s registered in the DCS (%s), expected %d: %s" % (
+        len(members),
+        "" if len(members) == 1 else "s",
+        ", ".join(m["name"] for m in members) or "none",
+        expected_members,
+        "a member's Patroni is not running or cannot reach the DCS"
+        if len(members) < expected_members
+        else "more members than expected (a new one, or a replaced one whose key has not expired)",
+    )
+
+
 def evaluate(cluster, patroni=None, expected_members=None, max_lag=1048576):
     """The health report of a Patroni cluster from its ``GET /cluster`` answer.
 
@@ -218,73 +282,18 @@ def evaluate(cluster, patroni=None, expected_members=None, max_lag=1048576):
     leaders = [m for m in members if m["role"] in LEADER_ROLES]
     leader = leaders[0]["name"] if len(leaders) == 1 else None
     streaming_required = _streaming_required(members, own.get("version"))
-    problems = []
-
     uninitialized = not leaders and (
         to_text(patroni.get("role", "")) == "uninitialized" or any(m["role"] == "uninitialized" for m in members)
     )
-    if uninitialized:
-        problems.append(
-            "the cluster%s is not initialized: no member holds the leader lock and the members wait for a leader"
-            " to bootstrap (Patroni role 'uninitialized'). If that lasts, the DCS holds stale state of a cluster"
-            " whose data is gone (its 'initialize' key is there, no member has the data): delete the scope's keys"
-            " (/service/%s/ with the default namespace, e.g. with gardenos.cluster.etcd_deleterange) and the"
-            " members bootstrap a new cluster" % (_scope_text(scope), scope or "<scope>")
-        )
-    elif not members:
-        problems.append(
-            "no member is registered in the DCS: Patroni is not running on any member, or cannot reach the DCS"
-        )
-    elif not leaders:
-        problems.append(
-            "no member holds the leader lock: a failover may be under way (it takes up to ttl seconds after"
-            " the leader is lost), or no member may become leader (too far behind, nofailover tags, or PostgreSQL"
-            " down): see the Patroni logs of %s" % ", ".join(m["name"] for m in members)
-        )
-    elif len(leaders) > 1:
-        problems.append(
-            "more than one member reports the leader role (%s): check which one holds the leader key and demote"
-            " the others" % ", ".join(m["name"] for m in leaders)
-        )
-
+    problems = [_leadership_problem(uninitialized, members, leaders, scope)]
     for member in members:
         # A stuck cluster's members are all stopped replicas: the sentence above says why.
-        problem = None if uninitialized else _member_problem(member, member in leaders, streaming_required, max_lag)
-        if problem:
-            problems.append(problem)
-
-    timelines = sorted(set(m["timeline"] for m in members if m["timeline"] is not None))
-    if len(timelines) > 1:
-        reference = leaders[0]["timeline"] if len(leaders) == 1 and leaders[0]["timeline"] is not None else None
-        if reference is None:
-            reference = timelines[-1]
-        behind = [m for m in members if m["timeline"] is not None and m["timeline"] != reference]
         problems.append(
-            "the members are on different timelines (%s): %s %s not followed the leader's timeline %d yet; right"
-            " after a failover or switchover that takes seconds, if it lasts the member needs pg_rewind or a"
-            " reinit (patronictl reinit %s <member>)"
-            % (
-                ", ".join("%s on %s" % (m["name"], m["timeline"]) for m in members if m["timeline"] is not None),
-                ", ".join(m["name"] for m in behind),
-                "has" if len(behind) == 1 else "have",
-                reference,
-                scope or "<scope>",
-            )
+            None if uninitialized else _member_problem(member, member in leaders, streaming_required, max_lag)
         )
-
-    if expected_members is not None and len(members) != expected_members:
-        problems.append(
-            "%d member%s registered in the DCS (%s), expected %d: %s"
-            % (
-                len(members),
-                "" if len(members) == 1 else "s",
-                ", ".join(m["name"] for m in members) or "none",
-                expected_members,
-                "a member's Patroni is not running or cannot reach the DCS"
-                if len(members) < expected_members
-                else "more members than expected (a new one, or a replaced one whose key has not expired)",
-            )
-        )
+    problems.append(_timeline_problem(members, leaders, scope))
+    problems.append(_member_count_problem(members, expected_members))
+    problems = [problem for problem in problems if problem]
 
     for member in members:
         member.pop("_lag_unknown", None)

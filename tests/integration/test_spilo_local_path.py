@@ -563,21 +563,9 @@ def rest(url, path, method="GET", auth=None):
         return exc.code
 
 
-def test_spilo_configuration_bootstraps_real_patroni(rendered, tls_etcd, patroni_base, run_module):
-    statefulset = one(documents(rendered / "spilo_loopback/statefulset.yaml"), "StatefulSet")
-    secrets = secret_values(documents(rendered / "spilo/secrets.yaml"))
-    env = pod_environment(statefulset, secrets, pod_ip="127.0.0.1")
-    configuration = json.loads(env["SPILO_CONFIGURATION"])
-    assert "$(" not in env["SPILO_CONFIGURATION"]
-    assert configuration["restapi"]["authentication"] == {"username": "patroni", "password": PASSWORDS["restapi"]}
-    assert configuration["postgresql"]["authentication"]["rewind"] == {
-        "username": "rewind",
-        "password": PASSWORDS["rewind"],
-    }
-    assert "host replication standby 127.0.0.0/8 scram-sha-256" in configuration["postgresql"]["pg_hba"]
-
-    # What differs between a pod and loopback: the etcd members' addresses, and where the init
-    # container puts the client certificate (here: a directory postgres owns, like the pod's).
+def _on_loopback(configuration, secrets, patroni_base, tls_etcd):
+    """What differs between a pod and loopback: the etcd members' addresses, and where the init container puts
+    the client certificate (here: a directory postgres owns, like the pod's)."""
     assert configuration["etcd3"]["hosts"] == ETCD_HOSTS
     pki_dir = patroni_base / "etcd-client"
     pki_dir.mkdir()
@@ -593,6 +581,9 @@ def test_spilo_configuration_bootstraps_real_patroni(rendered, tls_etcd, patroni
         configuration["etcd3"][key] = str(pki_dir / name)
     configuration["etcd3"]["hosts"] = [url.split("://", 1)[1] for url in tls_etcd.endpoints]
 
+
+def _members(configuration, env, patroni_base):
+    """Three Patroni members on loopback, each with the configuration Spilo would merge for its pod."""
     ports = free_ports(6)
     members = []
     for index in range(3):
@@ -605,6 +596,85 @@ def test_spilo_configuration_bootstraps_real_patroni(rendered, tls_etcd, patroni
         member = PatroniProcess(patroni_4(), merged, directory, name=name)
         member.rest_url, member.pg_port = f"http://127.0.0.1:{rest_port}", pg_port
         members.append(member)
+    return members
+
+
+def _check_users_and_settings(leader, cwd):
+    """The REST API's password, the users' passwords through pg_hba, and the running configuration."""
+    # the REST API's password came through the $(NAME) reference
+    assert rest(leader.rest_url, "/reload", "POST") == 401
+    assert rest(leader.rest_url, "/reload", "POST", auth=("patroni", PASSWORDS["restapi"])) == 202
+    # the users Patroni made, with the passwords from the Secret, through pg_hba
+    tcp = f"host=127.0.0.1 port={leader.pg_port} dbname=postgres"
+    for user, password in (("postgres", "superuser"), ("rewind", "rewind")):
+        proc = psql(cwd, f"{tcp} user={user}", "SELECT current_user", PASSWORDS[password])
+        assert proc.returncode == 0 and proc.stdout.strip() == user, proc.stderr
+    # Patroni's own replication connection over the socket (use_unix_socket_repl)
+    replication = f"host=/var/run/postgresql port={leader.pg_port} dbname=postgres user=standby replication=database"
+    proc = psql(cwd, replication, "IDENTIFY_SYSTEM", PASSWORDS["replication"])
+    assert proc.returncode == 0, proc.stderr
+
+    # the running configuration is the shared definition's, not Spilo's template's
+    socket = f"host=/var/run/postgresql port={leader.pg_port} dbname=postgres user=postgres"
+    proc = psql(
+        cwd,
+        socket,
+        "SELECT current_setting('password_encryption'), current_setting('wal_keep_size'),"
+        " (SELECT count(*) FROM pg_hba_file_rules WHERE type = 'local' AND database = '{replication}')",
+    )
+    assert proc.stdout.strip() == "scram-sha-256|256MB|1", proc.stderr
+
+
+def _check_admin_role_script(rendered, patroni_base, leader, cwd):
+    """The admin role script, as Spilo would run it: Spilo's NOLOGIN "admin" exists (its post_init.sh makes
+    it), the script runs as root in the pod and becomes postgres with chpst; here it runs as postgres and a
+    stand-in chpst just runs the command."""
+    socket = f"host=/var/run/postgresql port={leader.pg_port} dbname=postgres user=postgres"
+    tcp = f"host=127.0.0.1 port={leader.pg_port} dbname=postgres"
+    assert psql(cwd, socket, "CREATE ROLE admin NOLOGIN").returncode == 0
+    shim = patroni_base / "bin"
+    shim.mkdir()
+    (shim / "chpst").write_text('#!/bin/sh\n[ "$1" = "-u" ] && shift 2\nexec "$@"\n')
+    (shim / "chpst").chmod(0o755)
+    script = patroni_base / "ensure-admin.sh"
+    shutil.copyfile(rendered / "spilo_loopback/ensure-admin.sh", script)
+    script.chmod(0o644)
+
+    def ensure_admin(password):
+        environment = {"PATH": f"{shim}:/usr/bin:/bin", "SPILO_ADMIN_PASSWORD": password, "PGPORT": str(leader.pg_port)}
+        proc = as_postgres(["/bin/sh", str(script)], environment, cwd)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.strip()
+
+    assert ensure_admin(PASSWORDS["admin"]) == "created"
+    assert ensure_admin(PASSWORDS["admin"]) == "ok"
+    assert ensure_admin("new-admin-Pw.6") == "updated"
+    proc = psql(
+        cwd,
+        f"{tcp} user=dbadmin",
+        "SELECT pg_has_role('dbadmin', 'admin', 'MEMBER'), rolcreatedb, rolcreaterole"
+        " FROM pg_roles WHERE rolname = current_user",
+        "new-admin-Pw.6",
+    )
+    assert proc.returncode == 0 and proc.stdout.strip() == "t|t|t", proc.stderr
+    assert psql(cwd, f"{tcp} user=dbadmin", "SELECT 1", PASSWORDS["admin"]).returncode != 0
+
+
+def test_spilo_configuration_bootstraps_real_patroni(rendered, tls_etcd, patroni_base, run_module):
+    statefulset = one(documents(rendered / "spilo_loopback/statefulset.yaml"), "StatefulSet")
+    secrets = secret_values(documents(rendered / "spilo/secrets.yaml"))
+    env = pod_environment(statefulset, secrets, pod_ip="127.0.0.1")
+    configuration = json.loads(env["SPILO_CONFIGURATION"])
+    assert "$(" not in env["SPILO_CONFIGURATION"]
+    assert configuration["restapi"]["authentication"] == {"username": "patroni", "password": PASSWORDS["restapi"]}
+    assert configuration["postgresql"]["authentication"]["rewind"] == {
+        "username": "rewind",
+        "password": PASSWORDS["rewind"],
+    }
+    assert "host replication standby 127.0.0.0/8 scram-sha-256" in configuration["postgresql"]["pg_hba"]
+
+    _on_loopback(configuration, secrets, patroni_base, tls_etcd)
+    members = _members(configuration, env, patroni_base)
     try:
         for member in members:
             member.start()
@@ -619,67 +689,8 @@ def test_spilo_configuration_bootstraps_real_patroni(rendered, tls_etcd, patroni
         assert sorted(m["name"] for m in health["members"]) == [m.name for m in members]
         assert tls_etcd.keys("/service/postgres-k8s/"), "no keys under the scope's prefix in etcd"
         leader = next(m for m in members if m.name == health["leader"])
-        cwd = patroni_base
-
-        # the REST API's password came through the $(NAME) reference
-        assert rest(leader.rest_url, "/reload", "POST") == 401
-        assert rest(leader.rest_url, "/reload", "POST", auth=("patroni", PASSWORDS["restapi"])) == 202
-        # the users Patroni made, with the passwords from the Secret, through pg_hba
-        tcp = f"host=127.0.0.1 port={leader.pg_port} dbname=postgres"
-        for user, password in (("postgres", "superuser"), ("rewind", "rewind")):
-            proc = psql(cwd, f"{tcp} user={user}", "SELECT current_user", PASSWORDS[password])
-            assert proc.returncode == 0 and proc.stdout.strip() == user, proc.stderr
-        # Patroni's own replication connection over the socket (use_unix_socket_repl)
-        replication = (
-            f"host=/var/run/postgresql port={leader.pg_port} dbname=postgres user=standby replication=database"
-        )
-        proc = psql(cwd, replication, "IDENTIFY_SYSTEM", PASSWORDS["replication"])
-        assert proc.returncode == 0, proc.stderr
-
-        # the running configuration is the shared definition's, not Spilo's template's
-        socket = f"host=/var/run/postgresql port={leader.pg_port} dbname=postgres user=postgres"
-        proc = psql(
-            cwd,
-            socket,
-            "SELECT current_setting('password_encryption'), current_setting('wal_keep_size'),"
-            " (SELECT count(*) FROM pg_hba_file_rules WHERE type = 'local' AND database = '{replication}')",
-        )
-        assert proc.stdout.strip() == "scram-sha-256|256MB|1", proc.stderr
-
-        # the admin role script, as Spilo would run it: Spilo's NOLOGIN "admin" exists (its
-        # post_init.sh makes it), the script runs as root in the pod and becomes postgres with
-        # chpst; here it runs as postgres and a stand-in chpst just runs the command.
-        assert psql(cwd, socket, "CREATE ROLE admin NOLOGIN").returncode == 0
-        shim = patroni_base / "bin"
-        shim.mkdir()
-        (shim / "chpst").write_text('#!/bin/sh\n[ "$1" = "-u" ] && shift 2\nexec "$@"\n')
-        (shim / "chpst").chmod(0o755)
-        script = patroni_base / "ensure-admin.sh"
-        shutil.copyfile(rendered / "spilo_loopback/ensure-admin.sh", script)
-        script.chmod(0o644)
-
-        def ensure_admin(password):
-            environment = {
-                "PATH": f"{shim}:/usr/bin:/bin",
-                "SPILO_ADMIN_PASSWORD": password,
-                "PGPORT": str(leader.pg_port),
-            }
-            proc = as_postgres(["/bin/sh", str(script)], environment, cwd)
-            assert proc.returncode == 0, proc.stderr
-            return proc.stdout.strip()
-
-        assert ensure_admin(PASSWORDS["admin"]) == "created"
-        assert ensure_admin(PASSWORDS["admin"]) == "ok"
-        assert ensure_admin("new-admin-Pw.6") == "updated"
-        proc = psql(
-            cwd,
-            f"{tcp} user=dbadmin",
-            "SELECT pg_has_role('dbadmin', 'admin', 'MEMBER'), rolcreatedb, rolcreaterole"
-            " FROM pg_roles WHERE rolname = current_user",
-            "new-admin-Pw.6",
-        )
-        assert proc.returncode == 0 and proc.stdout.strip() == "t|t|t", proc.stderr
-        assert psql(cwd, f"{tcp} user=dbadmin", "SELECT 1", PASSWORDS["admin"]).returncode != 0
+        _check_users_and_settings(leader, patroni_base)
+        _check_admin_role_script(rendered, patroni_base, leader, patroni_base)
     finally:
         for member in members:
             member.kill()

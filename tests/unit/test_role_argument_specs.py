@@ -223,45 +223,65 @@ def test_entry_points_agree_with_main(role):
     assert not wrong, "\n".join(wrong)
 
 
+# What a task file runs: its task files and templates (folder, pattern), and another role's tasks_from.
+_REFERENCES = (
+    ("tasks", re.compile(r"(?:import_tasks|include_tasks|file):\s*([\w.-]+\.yml)\b")),
+    ("templates", re.compile(r"src:\s*([\w.-]+\.j2)\b")),
+)
+_OTHER_ROLE = re.compile(rf"name:\s*{re.escape(COLLECTION)}\.(\w+)\s*\n\s*tasks_from:\s*([\w.-]+)")
+
+
+def _text_of(path):
+    """A file without its comment lines."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return "\n".join(line for line in lines if not line.lstrip().startswith(("#", "{#")))
+
+
+class _SettingsReader:
+    """Follows a role's task file through what it names and runs; ``seen`` is shared with the other roles'."""
+
+    def __init__(self, role, seen):
+        self.role, self.seen, self.found = role, seen, set()
+        self.role_dir = ROLES_DIR / role
+        self.defaults = public(role_defaults(role))
+        self.role_vars = load(self.role_dir / "vars" / "main.yml")
+
+    def first_time(self, kind, what):
+        key = (self.role, kind, what)
+        new = key not in self.seen
+        self.seen.add(key)
+        return new
+
+    def visit_words(self, text):
+        for word in WORD.findall(text):
+            if not self.first_time("name", word):
+                continue
+            if word in self.defaults:
+                self.found.add(word)
+                self.visit(yaml.safe_dump(self.defaults[word]))
+            if word in self.role_vars:
+                self.visit(yaml.safe_dump(self.role_vars[word]))
+
+    def visit(self, text):
+        self.visit_words(text)
+        for folder, pattern in _REFERENCES:
+            for name in pattern.findall(text):
+                self.visit_file(self.role_dir / folder / name)
+        for other, name in _OTHER_ROLE.findall(text):
+            self.found.update(_settings_read(other, name, self.seen))
+
+    def visit_file(self, path):
+        if path.is_file() and self.first_time("file", path):
+            self.visit(_text_of(path))
+
+
 def _settings_read(role, tasks_file, seen=None):
     """The public defaults a task file reads: named in it, in the task files and templates it runs, in the
     role's vars it uses, in the defaults it uses, and in the tasks of another role it includes with tasks_from.
     Comment lines are left out."""
-    seen = set() if seen is None else seen
-    role_dir = ROLES_DIR / role
-    defaults = public(role_defaults(role))
-    role_vars = load(role_dir / "vars" / "main.yml")
-    found = set()
-
-    def text_of(path):
-        lines = path.read_text(encoding="utf-8").splitlines()
-        return "\n".join(line for line in lines if not line.lstrip().startswith(("#", "{#")))
-
-    def visit(text):
-        for word in WORD.findall(text):
-            if (role, "name", word) in seen:
-                continue
-            seen.add((role, "name", word))
-            if word in defaults:
-                found.add(word)
-                visit(yaml.safe_dump(defaults[word]))
-            if word in role_vars:
-                visit(yaml.safe_dump(role_vars[word]))
-        for name in re.findall(r"(?:import_tasks|include_tasks|file):\s*([\w.-]+\.yml)\b", text):
-            visit_file(role_dir / "tasks" / name)
-        for name in re.findall(r"src:\s*([\w.-]+\.j2)\b", text):
-            visit_file(role_dir / "templates" / name)
-        for other, name in re.findall(rf"name:\s*{re.escape(COLLECTION)}\.(\w+)\s*\n\s*tasks_from:\s*([\w.-]+)", text):
-            found.update(_settings_read(other, name, seen))
-
-    def visit_file(path):
-        if (role, "file", path) in seen or not path.is_file():
-            return
-        seen.add((role, "file", path))
-        visit(text_of(path))
-
-    visit_file(role_dir / "tasks" / tasks_file)
-    return found
+    reader = _SettingsReader(role, set() if seen is None else seen)
+    reader.visit_file(reader.role_dir / "tasks" / tasks_file)
+    return reader.found
 
 
 @pytest.mark.parametrize(("role", "entry"), ENTRY_POINTS, ids=[f"{r}:{e}" for r, e in ENTRY_POINTS])
