@@ -17,7 +17,7 @@ No Kubernetes runs on this machine, so:
 
 import base64
 import copy
-import importlib.util
+import importlib
 import json
 import os
 import re
@@ -31,6 +31,7 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
+from ansible.plugins.loader import init_plugin_loader
 from etcdlab import BIN, REPO, collections_root, free_ports
 from patronilab import PG_BIN, PatroniProcess, patroni_4, postgres_ids
 
@@ -65,11 +66,10 @@ def kubernetes_version():
 
 
 def load_filter():
-    """plugins/filter/patroni.py, the one Patroni definition, imported from its file."""
-    spec = importlib.util.spec_from_file_location("gardenos_patroni_filter", REPO / "plugins" / "filter" / "patroni.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """plugins/filter/patroni.py, the one Patroni definition, imported as Ansible does (it imports the
+    collection's module_utils, so a bare file import would fail)."""
+    init_plugin_loader([str(collections_root())])
+    return importlib.import_module("ansible_collections.gardenos.cluster.plugins.filter.patroni")
 
 
 def run_playbook(playbook, extra_vars, workdir, *options):
