@@ -119,9 +119,13 @@ def test_patroni_reads_its_client_certificate_where_it_installs_it():
     install = next(
         task for task in configure if task["name"] == "Install the etcd CA and Patroni's etcd client certificate"
     )
-    assert install["ansible.builtin.copy"]["dest"] == "{{ _patroni_pki_dir }}/{{ item.dest }}"
-    client = [file for file in install["loop"] if file["dest"] == "etcd-client.crt"]
-    assert certificates_read("patroni") == installed(client, "{{ _patroni_pki_dir }}")
+    assert install["ansible.builtin.copy"]["dest"] == "{{ item.dest }}"
+    client = [file for file in install["loop"] if file["dest"] == "{{ _patroni_etcd_module_defaults.client_cert }}"]
+    assert client
+    # installed from the controller's PKI name that the entry point reports, where Patroni reads it
+    assert certificates_read("patroni") == [(file["dest"], rendered(file["src"])) for file in client]
+    settings = load(REPO / "roles" / "patroni" / "vars" / "main.yml")["_patroni_settings"]
+    assert settings["etcd"]["cert"] == client[0]["dest"]
 
 
 def test_k3s_server_reads_its_client_certificate_where_it_installs_it():
