@@ -53,7 +53,7 @@ options:
   state:
     description:
       - V(synced) fetches, creates or checks the controller's identity; V(published) seals it for the members;
-      V(restored) puts it back from O(sealed_file).
+        V(restored) puts it back from O(sealed_file).
     type: str
     choices: [synced, published, restored]
     default: synced
@@ -172,5 +172,5 @@ targets:
 sealed_file:
   description: The sealed identity for RV(targets), on the controller.
   returned: state is published and RV(targets) is not empty
-  type: path
+  type: str
 """

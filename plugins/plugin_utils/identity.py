@@ -192,7 +192,7 @@ def write_file(path, content, mode):
 
 
 def make_secret(length):
-    return "".join(secrets.choice(SECRET_CHARACTERS) for _ in range(length))
+    return "".join(secrets.choice(SECRET_CHARACTERS) for position in range(length))
 
 
 def plan(controller, members):

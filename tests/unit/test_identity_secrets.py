@@ -35,5 +35,5 @@ def test_every_generated_secret_is_kept_by_the_identity_with_the_same_length():
     assert lookups, "no password lookup found: the pattern no longer matches the roles"
     for name, uses in lookups.items():
         assert name in generated, f"{name} ({uses}) is not in wiring_generated_secrets"
-        assert {length for length, _ in uses} == {generated[name]}, (name, uses, generated[name])
+        assert {length for length, role_file in uses} == {generated[name]}, (name, uses, generated[name])
     assert set(generated) == set(lookups), "wiring_generated_secrets lists secrets no role reads"
