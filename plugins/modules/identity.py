@@ -29,7 +29,7 @@ description:
     (C(identity.vault) in O(secrets_dir), never a result) for the members in RV(targets), which do not keep it.
   - O(state=restored) puts back the identity of a sealed copy (O(sealed_file)) on the controller, its files moved
     aside first; site.yml then gives it to members that lost theirs.
-  - Controller state, like the PKI: the files are written in check mode too.
+  - This is controller state, like the PKI, so the files are written in check mode too.
 author:
   - gardenos.cluster developers (!UNKNOWN)
 extends_documentation_fragment:
