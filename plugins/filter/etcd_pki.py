@@ -6,8 +6,10 @@
 
 The controller makes every certificate of the etcd CA (tasks/pki.yml). Each certificate has a
 digest of what it is made from (its entry, the validity, the CA that signs it), recorded in
-``certificates.json`` when it is made; a certificate is made again only when its digest changes
-or a file of it is missing. Existing clusters hold digests computed by the role's former Jinja
+``certificates.json`` when it is made, with its expiry; a certificate is made again when its digest
+changes, a file of it is missing, or it expires within the renewal window (etcd_cert_renew_before_days).
+Records from before expiries were kept hold the digest alone. Existing clusters hold digests computed
+by the role's former Jinja
 (``[entry, validity, ca] | to_json | hash('sha256')``): these filters give the same entries and
 the same digests byte for byte (tests/unit/plugins/filter/test_etcd_pki.py proves it against
 Ansible's templating), or an upgrade would re-issue every certificate and restart etcd.
@@ -22,6 +24,7 @@ import json
 import os
 import re
 from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
 
 from ansible.errors import AnsibleFilterError
 
@@ -105,17 +108,72 @@ def etcd_certificate_digests(certificates, validity, ca_certificate):
     return digests
 
 
-def etcd_stale_certificates(certificates, digests, recorded, directory):
-    """The entries whose digest is not the recorded one, or whose ``.crt`` or ``.key`` is not in ``directory``."""
+# x509_certificate_info's not_after, an ASN.1 time in UTC.
+EXPIRY_FORMAT = "%Y%m%d%H%M%SZ"
+
+
+def _parse_expiry(value, what):
+    try:
+        return datetime.strptime(str(value), EXPIRY_FORMAT)
+    except ValueError:
+        raise AnsibleFilterError("%s %r is not a time like 20290306120000Z" % (what, value)) from None
+
+
+def _recorded(value):
+    """(digest, not_after) of one certificate's record: ``{digest, not_after}``, or a digest alone
+    (records made before expiries were kept)."""
+    if isinstance(value, Mapping):
+        return value.get("digest"), value.get("not_after")
+    return value, None
+
+
+def etcd_stale_certificates(
+    certificates, digests, recorded, directory, *, renew_before_days=0, now=None, renew_all=False
+):
+    """The entries to make (again): all with ``renew_all``; else those whose digest is not the recorded one,
+    whose ``.crt`` or ``.key`` is not in ``directory``, or whose recorded expiry is less than
+    ``renew_before_days`` days after ``now`` (a UTC time like 20261202120000Z; default: now)."""
     if not isinstance(digests, Mapping) or not isinstance(recorded, Mapping):
         raise AnsibleFilterError("etcd_stale_certificates expects the current and the recorded digests as mappings")
+    try:
+        renew_before = timedelta(days=float(renew_before_days or 0))
+    except (TypeError, ValueError):
+        raise AnsibleFilterError(
+            "etcd_stale_certificates: renew_before_days must be a number of days, not %r" % (renew_before_days,)
+        ) from None
+    moment = _parse_expiry(now, "now") if now else datetime.now(timezone.utc).replace(tzinfo=None)
     stale = []
     for certificate in _plain(certificates):
         name = certificate["name"]
+        digest, not_after = _recorded(recorded.get(name))
         files = [os.path.join(directory, name + suffix) for suffix in (".crt", ".key")]
-        if recorded.get(name) != digests.get(name) or not all(os.path.isfile(path) for path in files):
+        due = not_after is not None and _parse_expiry(not_after, "the expiry of %s" % name) - moment < renew_before
+        if renew_all or due or digest != digests.get(name) or not all(os.path.isfile(path) for path in files):
             stale.append(certificate)
     return stale
+
+
+def etcd_certificates_without_expiry(recorded):
+    """The names of the certificates recorded without an expiry (by a role from before expiries were kept)."""
+    if not isinstance(recorded, Mapping):
+        raise AnsibleFilterError("etcd_certificates_without_expiry expects the recorded certificates as a mapping")
+    return sorted(name for name, value in recorded.items() if _recorded(value)[1] is None)
+
+
+def etcd_certificate_records(digests, recorded, expiries):
+    """What certificates.json records: ``{name: {digest, not_after}}`` for each of ``digests``, the expiry
+    taken from ``expiries`` (``{name: not_after}`` of the certificates just made or read) or else the record."""
+    if not isinstance(digests, Mapping) or not isinstance(recorded, Mapping) or not isinstance(expiries, Mapping):
+        raise AnsibleFilterError(
+            "etcd_certificate_records expects the digests, the recorded certificates and the expiries as mappings"
+        )
+    records = {}
+    for name in sorted(digests):
+        not_after = expiries.get(name) or _recorded(recorded.get(name))[1]
+        if not_after is not None:
+            _parse_expiry(not_after, "the expiry of %s" % name)
+        records[name] = {"digest": digests[name], "not_after": not_after}
+    return records
 
 
 class FilterModule(object):
@@ -125,4 +183,6 @@ class FilterModule(object):
             "etcd_client_certificates": etcd_client_certificates,
             "etcd_certificate_digests": etcd_certificate_digests,
             "etcd_stale_certificates": etcd_stale_certificates,
+            "etcd_certificates_without_expiry": etcd_certificates_without_expiry,
+            "etcd_certificate_records": etcd_certificate_records,
         }

@@ -104,7 +104,8 @@ def test_what_each_certificate_was_made_from_is_recorded(defaults):
     recorded = json.loads((inventory / "pki" / "etcd" / "certificates.json").read_text())
     members = [f"{host}-{kind}" for host in ("node-4", "node-6") for kind in ("server", "peer")]
     assert sorted(recorded) == sorted([*members, "client-admin", "client-k3s", "client-patroni"])
-    assert all(len(digest) == 64 for digest in recorded.values())
+    # Each with its digest and its expiry (x509_certificate_info's not_after), for the renewal window.
+    assert all(len(record["digest"]) == 64 and record["not_after"].endswith("Z") for record in recorded.values())
 
 
 def test_one_variable_moves_the_etcd_client_port_everywhere(moved):
@@ -131,6 +132,7 @@ def test_one_variable_moves_the_controller_pki(moved, defaults):
     assert installed.read_bytes() == (tmp / "elsewhere" / "etcd" / "ca.crt").read_bytes()
     secrets = yaml.safe_load_all((render_dir / "node-6" / "spilo-secrets.yaml").read_text())
     etcd_client = next(doc for doc in secrets if doc and doc["metadata"]["name"].endswith("-etcd-client"))
-    ca = base64.b64decode(etcd_client["data"]["ca.crt"])
+    # The CA bundle: the CA alone outside a CA rotation.
+    ca = base64.b64decode(etcd_client["data"]["ca-bundle.crt"])
     assert ca == (tmp / "elsewhere" / "etcd" / "ca.crt").read_bytes()
     assert ca != (defaults[0] / "pki" / "etcd" / "ca.crt").read_bytes()

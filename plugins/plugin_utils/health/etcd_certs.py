@@ -99,12 +99,13 @@ def _read_error(read):
 
 def _renew_fix(host, item):
     name = item.get("name") or ""
-    if name == "ca.crt":
+    if name in ("ca.crt", "ca-bundle.crt"):
         return (
-            "the etcd CA itself: make a new CA and re-issue every certificate in the etcd PKI on the controller "
-            "(pki/etcd/ next to the inventory), then run site.yml"
+            "the etcd CA itself: rotate it with no outage, "
+            "ansible-playbook playbooks/etcd_rotate_ca.yml -e etcd_rotate_ca_confirm=<cluster name>"
         )
     return (
-        "re-issue it: delete %s from the etcd PKI on the controller (pki/etcd/ next to the inventory, keep ca.*) "
-        "and run site.yml, which copies it to %s" % (name or "the certificate", host)
+        "renew it: ansible-playbook playbooks/etcd_renew_certificates.yml (rolls %s out to %s one member at a time; "
+        "site.yml renews certificates within etcd_cert_renew_before_days of their expiry)"
+        % (name or "the certificate", host)
     )

@@ -14,6 +14,8 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.gardenos.cluster.plugins.filter.etcd_pki import (
     etcd_certificate_digests,
+    etcd_certificate_records,
+    etcd_certificates_without_expiry,
     etcd_client_certificates,
     etcd_member_certificates,
     etcd_stale_certificates,
@@ -171,6 +173,64 @@ def test_a_certificate_is_stale_without_its_files_or_its_recorded_digest(tmp_pat
     assert etcd_stale_certificates(entries, digests, {"client-admin": "e"}, str(tmp_path)) == entries
 
 
+def made_client_admin(tmp_path):
+    """client-admin's entry and digests, its files in tmp_path."""
+    entries = etcd_client_certificates({"admin": {}}, {"admin": {"cert": "client-admin.crt"}})
+    (tmp_path / "client-admin.crt").write_text("c")
+    (tmp_path / "client-admin.key").write_text("k")
+    return entries, {"client-admin": "d"}
+
+
+@pytest.mark.parametrize(
+    ("not_after", "stale"),
+    [
+        ("20270131120000Z", False),  # 60 days and 1 second left: not yet
+        ("20270131115959Z", True),  # 59 days 23:59:59 left: renewed
+        ("20261201120000Z", True),  # expired
+        (None, False),  # recorded before expiries were kept: known once pki.yml has read it
+    ],
+)
+def test_a_certificate_is_stale_within_the_renewal_window(tmp_path, not_after, stale):
+    entries, digests = made_client_admin(tmp_path)
+    recorded = {"client-admin": {"digest": "d", "not_after": not_after}}
+    due = etcd_stale_certificates(
+        entries, digests, recorded, str(tmp_path), renew_before_days=60, now="20261202120000Z"
+    )
+    assert due == (entries if stale else [])
+
+
+def test_a_record_of_a_digest_alone_still_counts(tmp_path):
+    """certificates.json as the role wrote it before expiries were kept: no certificate is re-issued."""
+    entries, digests = made_client_admin(tmp_path)
+    assert etcd_stale_certificates(entries, digests, {"client-admin": "d"}, str(tmp_path), renew_before_days=60) == []
+    assert etcd_certificates_without_expiry(
+        {"client-admin": "d", "node-1-peer": {"digest": "e", "not_after": None}}
+    ) == [
+        "client-admin",
+        "node-1-peer",
+    ]
+    assert etcd_certificates_without_expiry({"client-admin": {"digest": "d", "not_after": "20290101000000Z"}}) == []
+
+
+def test_renew_all_re_issues_every_certificate(tmp_path):
+    entries, digests = made_client_admin(tmp_path)
+    recorded = {"client-admin": {"digest": "d", "not_after": "20290101000000Z"}}
+    assert etcd_stale_certificates(entries, digests, recorded, str(tmp_path), renew_before_days=60) == []
+    assert etcd_stale_certificates(entries, digests, recorded, str(tmp_path), renew_all=True) == entries
+
+
+def test_records_keep_each_certificate_s_digest_and_expiry():
+    digests = {"client-admin": "d2", "node-1-peer": "p", "node-1-server": "s"}
+    recorded = {"client-admin": "d1", "node-1-peer": {"digest": "p", "not_after": "20290101000000Z"}}
+    # client-admin was just made, node-1-server's expiry read; node-1-peer keeps its record.
+    expiries = {"client-admin": "20290301000000Z", "node-1-server": "20281231000000Z"}
+    assert etcd_certificate_records(digests, recorded, expiries) == {
+        "client-admin": {"digest": "d2", "not_after": "20290301000000Z"},
+        "node-1-peer": {"digest": "p", "not_after": "20290101000000Z"},
+        "node-1-server": {"digest": "s", "not_after": "20281231000000Z"},
+    }
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [
@@ -178,6 +238,11 @@ def test_a_certificate_is_stale_without_its_files_or_its_recorded_digest(tmp_pat
         (lambda: etcd_client_certificates([], {}), "mapping of clients"),
         (lambda: etcd_certificate_digests({}, "+1d", ""), "list of certificate entries"),
         (lambda: etcd_stale_certificates([], [], {}, "/"), "as mappings"),
+        (lambda: etcd_stale_certificates([], {}, {}, "/", renew_before_days="soon"), "number of days"),
+        (lambda: etcd_stale_certificates([], {}, {}, "/", now="today"), "not a time"),
+        (lambda: etcd_certificates_without_expiry([]), "as a mapping"),
+        (lambda: etcd_certificate_records({}, {}, []), "as mappings"),
+        (lambda: etcd_certificate_records({"a": "d"}, {}, {"a": "2029"}), "not a time"),
     ],
 )
 def test_wrong_input_is_refused(call, message):
