@@ -1,0 +1,143 @@
+#!/usr/bin/python3
+"""Writes through a drill and checks afterwards that nothing acknowledged was lost.
+
+  write_probe.py etcd <run> <endpoints> <stop file>    one etcdctl put every 100 ms, all endpoints,
+                                                        and etcd's health sampled every 0.5 s
+  write_probe.py pg <run> <host> <stop file>           one INSERT every 100 ms through HAProxy (psql,
+                                                        a new connection each; password in PGPASSWORD)
+
+Each write is retried until it succeeds (the probe keeps trying up to 30 s); per write it records the
+attempts and the wait (first attempt to acknowledgement). Once the stop file exists it reads every
+write back and prints one JSON line: writes, failures (attempts that failed), longest wait, lost
+(acknowledged but not read back); for etcd also the health samples and the fewest healthy members and
+voters seen in one sample.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+INTERVAL = 0.1
+GIVE_UP = 30.0
+
+
+def etcdctl(endpoints, *args, timeout="700ms"):
+    env = {key: value for key, value in os.environ.items() if key != "ETCDCTL_ENDPOINTS"}
+    argv = ["etcdctl", "--endpoints=" + endpoints, "--dial-timeout=500ms", "--command-timeout=" + timeout, *args]
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=10, check=False)
+
+
+def psql(host, sql):
+    env = dict(os.environ, PGCONNECT_TIMEOUT="1", PGOPTIONS="-c statement_timeout=1000")
+    argv = [
+        "psql",
+        "-X",
+        "-At",
+        "-h",
+        host,
+        "-p",
+        "5432",
+        "-U",
+        "postgres",
+        "-d",
+        "postgres",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-c",
+        sql,
+    ]
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=10, check=False)
+
+
+def sample_health(endpoints, stop, samples):
+    """Every 0.5 s: how many members answer healthy, how many voters the member list shows."""
+    count = len(endpoints.split(","))
+    while not os.path.exists(stop):
+        health = etcdctl(endpoints, "endpoint", "health", timeout="1s")
+        healthy = (health.stdout + health.stderr).count(" is healthy")
+        members = etcdctl(endpoints, "member", "list", "-w", "json", timeout="1s")
+        try:
+            voters = sum(1 for member in json.loads(members.stdout)["members"] if not member.get("isLearner"))
+        except (ValueError, KeyError):
+            voters = 0
+        samples.append({"healthy": healthy, "voters": voters, "quorum": healthy > count // 2})
+        time.sleep(0.5)
+
+
+def write_loop(write, stop):
+    """Writes 1, 2, 3... until the stop file exists: {n: (attempts, wait)} of the acknowledged writes."""
+    acknowledged, unacknowledged = {}, []
+    n = 0
+    while not os.path.exists(stop):
+        n += 1
+        started = time.monotonic()
+        attempts = 0
+        while True:
+            attempts += 1
+            if write(n):
+                acknowledged[n] = (attempts, time.monotonic() - started)
+                break
+            if time.monotonic() - started > GIVE_UP:
+                unacknowledged.append(n)
+                break
+        time.sleep(max(0.0, INTERVAL - (time.monotonic() - started)))
+    return acknowledged, unacknowledged
+
+
+def figures(kind, acknowledged, unacknowledged, read_back):
+    return {
+        "probe": kind,
+        "writes": len(acknowledged),
+        "failures": sum(attempts - 1 for attempts, _ in acknowledged.values()),
+        "longest_wait": round(max((wait for _, wait in acknowledged.values()), default=0.0), 3),
+        "given_up": len(unacknowledged),
+        "lost": len(set(acknowledged) - read_back),
+    }
+
+
+def run_etcd(run, endpoints, stop):
+    prefix = f"/drill/{run}/"
+    samples = []
+    sampler = threading.Thread(target=sample_health, args=(endpoints, stop, samples), daemon=True)
+    sampler.start()
+    acknowledged, unacknowledged = write_loop(
+        lambda n: etcdctl(endpoints, "put", f"{prefix}{n:06d}", str(n)).returncode == 0, stop
+    )
+    sampler.join()
+    keys = etcdctl(endpoints, "get", "--prefix", prefix, "--keys-only", timeout="10s").stdout.split()
+    result = figures("etcd", acknowledged, unacknowledged, {int(key[len(prefix) :]) for key in keys})
+    result.update(
+        samples=len(samples),
+        fewest_healthy=min((sample["healthy"] for sample in samples), default=0),
+        fewest_voters=min((sample["voters"] for sample in samples), default=0),
+        quorum_lost=sum(1 for sample in samples if not sample["quorum"]),
+    )
+    return result
+
+
+def run_pg(run, host, stop):
+    table = "drill_writes"
+    created = psql(host, f"CREATE TABLE IF NOT EXISTS {table} (run text, n int, PRIMARY KEY (run, n))")
+    if created.returncode != 0:
+        raise SystemExit(f"cannot create {table}: {created.stderr.strip()}")
+
+    def write(n):
+        # A retry after a lost acknowledgement finds its row already there: that is a success too.
+        return psql(host, f"INSERT INTO {table} VALUES ('{run}', {n}) ON CONFLICT DO NOTHING").returncode == 0
+
+    acknowledged, unacknowledged = write_loop(write, stop)
+    rows = psql(host, f"SELECT n FROM {table} WHERE run = '{run}'")
+    return figures("pg", acknowledged, unacknowledged, {int(n) for n in rows.stdout.split()})
+
+
+def main():
+    kind, run, target, stop = sys.argv[1:5]
+    result = run_etcd(run, target, stop) if kind == "etcd" else run_pg(run, target, stop)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
