@@ -115,10 +115,9 @@ def test_etcd_reads_the_certificates_where_it_installs_them():
 
 
 def test_patroni_reads_its_client_certificate_where_it_installs_it():
-    configure = load(REPO / "roles" / "patroni" / "tasks" / "configure.yml")
-    install = next(
-        task for task in configure if task["name"] == "Install the etcd CA and Patroni's etcd client certificate"
-    )
+    # configure.yml imports it; the renewal and CA rotation playbooks run it alone.
+    client_files = load(REPO / "roles" / "patroni" / "tasks" / "etcd_client_files.yml")
+    install = next(task for task in client_files if "ansible.builtin.copy" in task)
     assert install["ansible.builtin.copy"]["dest"] == "{{ item.dest }}"
     client = [file for file in install["loop"] if file["dest"] == "{{ _patroni_etcd_module_defaults.client_cert }}"]
     assert client
