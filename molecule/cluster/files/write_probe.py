@@ -91,8 +91,8 @@ def figures(kind, acknowledged, unacknowledged, read_back):
     return {
         "probe": kind,
         "writes": len(acknowledged),
-        "failures": sum(attempts - 1 for attempts, _ in acknowledged.values()),
-        "longest_wait": round(max((wait for _, wait in acknowledged.values()), default=0.0), 3),
+        "failures": sum(attempts - 1 for attempts, wait in acknowledged.values()),
+        "longest_wait": round(max((wait for attempts, wait in acknowledged.values()), default=0.0), 3),
         "given_up": len(unacknowledged),
         "lost": len(set(acknowledged) - read_back),
     }
