@@ -308,7 +308,7 @@ def test_servers_copy_the_etcd_client_certificate_from_the_wiring_pki(example):
     rendered, _token = example
     for host in SERVERS:
         assert rendered["hosts"][host]["files"] == [
-            ["pki/etcd/ca.crt", "/etc/rancher/k3s/etcd/ca.crt", "0644"],
+            ["pki/etcd/ca-bundle.crt", "/etc/rancher/k3s/etcd/ca.crt", "0644"],
             ["pki/etcd/client-k3s.crt", "/etc/rancher/k3s/etcd/client.crt", "0644"],
             ["pki/etcd/client-k3s.key", "/etc/rancher/k3s/etcd/client.key", "0600"],
         ]
@@ -350,7 +350,7 @@ def test_the_wiring_moves_the_k3s_ports_etcd_and_pki_with_one_variable_each(tmp_
         assert cfg["https-listen-port"] == 17443
         # the render gives the sources relative to the inventory's directory
         sources = [os.path.normpath(tmp_path / "inventory" / src) for src, _d, _m in rendered["hosts"][host]["files"]]
-        assert sources == [f"/srv/cluster-pki/etcd/{name}" for name in ("ca.crt", "client-k3s.crt", "client-k3s.key")]
+        assert sources == [f"/srv/cluster-pki/etcd/{name}" for name in ("ca-bundle.crt", "client-k3s.crt", "client-k3s.key")]
     assert config(rendered, AGENT)["server"] == f"https://{HAPROXY_IP}:16443"
     assert rendered["cluster"]["api_url"] == f"https://{HAPROXY_IP}:16443"
 

@@ -182,7 +182,7 @@ def controller(tmp_path_factory, pki):
     pki_dir = base / "pki" / "etcd"
     pki_dir.mkdir(parents=True)
     for source, name in (
-        ("ca_cert", "ca.crt"),
+        ("ca_cert", "ca-bundle.crt"),
         ("client_cert", "client-patroni.crt"),
         ("client_key", "client-patroni.key"),
     ):
@@ -335,7 +335,7 @@ def test_spilo_configuration_is_the_shared_patroni_definition(rendered):
             "etcd": {
                 "hosts": ETCD_HOSTS,
                 "protocol": "https",
-                "cacert": "/etc/gardenos/etcd-client/ca.crt",
+                "cacert": "/etc/gardenos/etcd-client/ca-bundle.crt",
                 "cert": "/etc/gardenos/etcd-client/client-patroni.crt",
                 "key": "/etc/gardenos/etcd-client/client-patroni.key",
             },
@@ -416,7 +416,7 @@ def test_spilo_secrets(rendered, controller):
     # the same names as the filter of the one Patroni definition gives Patroni's environment
     environment = load_filter().patroni_environment({k: v for k, v in PASSWORDS.items() if k != "admin"})
     assert environment.items() <= values["postgres-k8s-credentials"].items()
-    for name in ("ca.crt", "client-patroni.crt", "client-patroni.key"):
+    for name in ("ca-bundle.crt", "client-patroni.crt", "client-patroni.key"):
         assert values["postgres-k8s-etcd-client"][name] == (controller["pki"] / name).read_text()
     # every Secret key the StatefulSet refers to exists
     statefulset = one(documents(rendered / "spilo/statefulset.yaml"), "StatefulSet")
