@@ -144,6 +144,25 @@ def test_site_playbook_lists_the_hosts_of_a_servers_yaml(built):
     assert re.search(r"play #\d+ \(etcd\): The etcd cluster", result.stdout), result.stdout
 
 
+@pytest.mark.parametrize(
+    ("playbook", "named"),
+    [("etcd_remove_member", "member"), ("remove_server", "server")],
+)
+@pytest.mark.parametrize("confirmation", [None, "ubuntu-8gb-ash-2"])
+def test_removals_are_refused_unless_the_name_is_confirmed(built, playbook, named, confirmation):
+    """A removal wipes a member's data: without -e confirm_remove=<the same name> nothing runs."""
+    argv = [NEWEST_BIN / "ansible-playbook", f"gardenos.cluster.{playbook}", "-i", REPO / "inventory" / "servers.yaml"]
+    argv += ["-e", f"{named}=ubuntu-8gb-ash-1"]
+    if confirmation:
+        argv += ["-e", f"confirm_remove={confirmation}"]
+    result = run(built, *argv)
+    said = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0, said[-2000:]
+    assert f"-e {named}=<name> -e confirm_remove=<name>" in said, said[-2000:]
+    assert "TASK [Remove the member]" not in result.stdout
+    assert "Read which servers etcd still has" not in result.stdout
+
+
 def test_execution_environment_takes_the_controller_requirements(built):
     """ansible-builder reads meta/execution-environment.yml of the installed collection."""
     result = run(built, NEWEST_BIN / "ansible-builder", "introspect", built[0] / "installed")
