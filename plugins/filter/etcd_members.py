@@ -22,16 +22,11 @@ __metaclass__ = type
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.gardenos.cluster.plugins.plugin_utils.healthy_member import first_healthy
 
 
-def _health_problem(report):
-    """Why an etcd_info report does not show a healthy member; None when it does."""
-    if not isinstance(report, Mapping) or not report:
-        return "not measured (not in the play)"
-    if report.get("unreachable"):
-        return "host unreachable: %s" % report.get("msg", "")
-    if report.get("skipped"):
-        return "not measured (skipped)"
+def _health_problem(_host, report):
+    """Why a measured etcd_info report does not show a healthy member; None when it does."""
     if report.get("healthy") is True:
         return None
     # A failure registered under failed_when: false has failed false and its msg.
@@ -45,15 +40,7 @@ def etcd_healthy_member(candidates, reports):
     ``candidates``: host names; ``reports``: {host: the etcd_info result registered on that host}.
     Returns ``{"member": <host> or None, "unhealthy": ["<host>: <reason>", ...]}``.
     """
-    if not isinstance(reports, Mapping):
-        raise AnsibleFilterError("etcd_healthy_member expects a mapping of host names to etcd_info results")
-    unhealthy = []
-    for host in sorted(candidates or []):
-        problem = _health_problem(reports.get(host))
-        if problem is None:
-            return {"member": host, "unhealthy": unhealthy}
-        unhealthy.append("%s: %s" % (host, problem))
-    return {"member": None, "unhealthy": unhealthy}
+    return first_healthy("etcd_healthy_member", candidates, reports, _health_problem)
 
 
 def _listed_member(members, host, peer_url):

@@ -16,19 +16,13 @@ __metaclass__ = type
 
 from collections.abc import Mapping
 
-from ansible.errors import AnsibleFilterError
+from ansible_collections.gardenos.cluster.plugins.plugin_utils.healthy_member import first_healthy
 
 HEALTHY_STATES = ("running", "streaming")
 
 
 def _problem(host, report):
-    """Why this host's own patroni_check report does not show it healthy; None when it does."""
-    if not isinstance(report, Mapping) or not report:
-        return "not measured (not in the play)"
-    if report.get("unreachable"):
-        return "host unreachable: %s" % report.get("msg", "")
-    if report.get("skipped"):
-        return "not measured (skipped)"
+    """Why this host's own measured patroni_check report does not show it healthy; None when it does."""
     own = [m for m in report.get("members") or [] if isinstance(m, Mapping) and m.get("name") == host]
     if not own:
         return report.get("msg") or "its Patroni does not list it as a member"
@@ -43,15 +37,7 @@ def patroni_healthy_member(candidates, reports):
     ``candidates``: host names (Patroni member names); ``reports``: {host: patroni_check result registered there}.
     Returns ``{"member": <host> or None, "unhealthy": ["<host>: <reason>", ...]}``.
     """
-    if not isinstance(reports, Mapping):
-        raise AnsibleFilterError("patroni_healthy_member expects a mapping of host names to patroni_check results")
-    unhealthy = []
-    for host in sorted(candidates or []):
-        problem = _problem(host, reports.get(host))
-        if problem is None:
-            return {"member": host, "unhealthy": unhealthy}
-        unhealthy.append("%s: %s" % (host, problem))
-    return {"member": None, "unhealthy": unhealthy}
+    return first_healthy("patroni_healthy_member", candidates, reports, _problem)
 
 
 class FilterModule(object):
