@@ -350,7 +350,9 @@ def test_the_wiring_moves_the_k3s_ports_etcd_and_pki_with_one_variable_each(tmp_
         assert cfg["https-listen-port"] == 17443
         # the render gives the sources relative to the inventory's directory
         sources = [os.path.normpath(tmp_path / "inventory" / src) for src, _d, _m in rendered["hosts"][host]["files"]]
-        assert sources == [f"/srv/cluster-pki/etcd/{name}" for name in ("ca-bundle.crt", "client-k3s.crt", "client-k3s.key")]
+        assert sources == [
+            f"/srv/cluster-pki/etcd/{name}" for name in ("ca-bundle.crt", "client-k3s.crt", "client-k3s.key")
+        ]
     assert config(rendered, AGENT)["server"] == f"https://{HAPROXY_IP}:16443"
     assert rendered["cluster"]["api_url"] == f"https://{HAPROXY_IP}:16443"
 
