@@ -23,9 +23,9 @@ The observations (``health_checks``' input) are::
         ping: <registered ansible.builtin.ping (ignore_unreachable)>
         services: <registered ansible.builtin.service_facts>
         # from etcd_health, patroni_health, k3s_server_health: the certificates of the etcd PKI each
-        # role installed, each a registered community.crypto.x509_certificate_info result (its
-        # not_after) on what ansible.builtin.slurp read of it (its item; that item's own: {path, name})
-        etcd_certs, patroni_certs, k3s_certs: [<x509_certificate_info result>, ...]
+        # role installed, as ansible.builtin.slurp read them (registered loop results under
+        # failed_when: false; each item: {path, name}); their expiry is read here, on the controller
+        etcd_certs, patroni_certs, k3s_certs: [<slurp result>, ...]
         # from haproxy_health
         haproxy_info: <registered gardenos.cluster.haproxy_info>
         haproxy_stats_anonymous: {status, msg} of a GET of the stats page without credentials

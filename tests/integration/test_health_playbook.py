@@ -205,8 +205,8 @@ def test_what_is_down_fails_by_name(health):
 
 
 def test_each_certificate_is_read_where_its_role_put_it(health):
-    """The etcd role's entry point reads here's certificates under its etcd_config_dir, their expiry read by
-    community.crypto.x509_certificate_info."""
+    """The etcd role's entry point reads here's certificates under its etcd_config_dir; the report reads their
+    expiry on the controller."""
     named = checks(health)
     pki = health["work"] / "etcd" / "pki"
     server = named[("etcd", f"certificate {pki}/server.crt on here")]

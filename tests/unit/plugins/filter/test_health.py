@@ -5,8 +5,10 @@ etcd 3.5 and Patroni 4.1.5, HAProxy on lab-1): etcd_info, patroni_check and uri 
 real runs, and the HAProxy rows parsed by the haproxy_info module from a real `show stat` capture.
 """
 
+import base64
 import copy
 import datetime
+import functools
 from pathlib import Path
 
 import pytest
@@ -18,8 +20,13 @@ from ansible_collections.gardenos.cluster.plugins.filter.health import (
     health_score,
 )
 from ansible_collections.gardenos.cluster.plugins.modules.haproxy_info import parse_stat
-from ansible_collections.gardenos.cluster.plugins.plugin_utils.health.etcd_certs import parse_asn1_time
+from ansible_collections.gardenos.cluster.plugins.plugin_utils.health.etcd_certs import certificate_not_after
 from ansible_collections.gardenos.cluster.plugins.plugin_utils.health.security import classify_no_cert
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import NameOID
 
 NOW = "2026-11-24T01:30:00Z"
 HOSTS = ["lab-1", "lab-2", "lab-3"]
@@ -120,17 +127,41 @@ def services(**states):
     }
 
 
+@functools.cache
+def certificate_pem(not_after):
+    """A self-signed certificate valid until not_after ('20290225195610Z', UTC), in PEM."""
+    until = datetime.datetime.strptime(not_after, "%Y%m%d%H%M%SZ").replace(tzinfo=datetime.timezone.utc)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "health-test")])
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(until - datetime.timedelta(days=3650))
+        .not_valid_after(until)
+        .sign(key, hashes.SHA256())
+    )
+    return certificate.public_bytes(Encoding.PEM)
+
+
 def cert_result(path, name, not_after="20290225195610Z"):
-    """community.crypto.x509_certificate_info's result on what ansible.builtin.slurp read of a certificate (its
-    item, whose own item names the certificate)."""
-    read = {"item": {"path": path, "name": name}, "content": "LS0tLS1CRUdJTg==", "encoding": "base64", "source": path}
-    return {"changed": False, "item": read, "not_after": not_after, "not_before": "20261124013000Z"}
+    """What ansible.builtin.slurp read of a certificate valid until not_after (its item names the certificate)."""
+    content = base64.b64encode(certificate_pem(not_after)).decode()
+    return {
+        "changed": False,
+        "failed": False,
+        "item": {"path": path, "name": name},
+        "content": content,
+        "encoding": "base64",
+        "source": path,
+    }
 
 
 def unread_result(path, name, msg):
-    """x509_certificate_info skipped: slurp could not read the certificate."""
-    read = {"item": {"path": path, "name": name}, "failed": True, "msg": msg}
-    return {"changed": False, "skipped": True, "skip_reason": "Conditional result was False", "item": read}
+    """slurp could not read the certificate (registered under failed_when: false)."""
+    return {"changed": False, "failed": False, "item": {"path": path, "name": name}, "msg": msg}
 
 
 def certs(host, not_after="20290225195610Z"):
@@ -507,14 +538,21 @@ def test_an_unreadable_certificate_fails_with_the_reason():
     assert check["saw"] == "cannot read it: File is not readable: /etc/patroni/pki/etcd-client.crt"
 
 
-def test_a_file_that_is_no_certificate_fails():
+@pytest.mark.parametrize(
+    "content",
+    [
+        base64.b64encode(
+            b"-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n"
+        ).decode(),
+        "%%%",
+    ],
+)
+def test_a_file_that_is_no_certificate_fails(content):
     observations = lab()
-    result = observations["hosts"]["lab-2"]["etcd_certs"][1]
-    del result["not_after"]
-    result.update(failed=True, msg="Error while decoding certificate: unable to load PEM file")
+    observations["hosts"]["lab-2"]["etcd_certs"][1]["content"] = content
     check = by_name(run(observations))["certificate /etc/etcd/pki/server.crt on lab-2"]
     assert check["status"] == "fail"
-    assert check["saw"] == "no expiry date: Error while decoding certificate: unable to load PEM file"
+    assert check["saw"].startswith("no expiry date: not a PEM certificate ("), check["saw"]
 
 
 def test_each_roles_certificates_are_checked_in_the_report_order():
@@ -540,11 +578,13 @@ def test_a_host_whose_roles_published_no_certificate_fails():
     assert check["saw"] == "not checked: no certificate listed"
 
 
-def test_parse_asn1_time():
+def test_certificate_not_after_reads_the_first_certificate_of_a_bundle():
+    bundle = certificate_pem("20290205090304Z") + certificate_pem("20271124013000Z")
     utc = datetime.timezone.utc
-    assert parse_asn1_time("20290205090304Z") == datetime.datetime(2029, 2, 5, 9, 3, 4, tzinfo=utc)
-    assert parse_asn1_time("notAfter=Feb  5 09:03:04 2029 GMT") is None
-    assert parse_asn1_time(None) is None
+    assert certificate_not_after(base64.b64encode(bundle).decode()) == (
+        datetime.datetime(2029, 2, 5, 9, 3, 4, tzinfo=utc),
+        None,
+    )
 
 
 # -- unreachable hosts -------------------------------------------------------------------------
