@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Writes through a drill and checks afterwards that nothing acknowledged was lost.
 
   write_probe.py etcd <run> <endpoints> <stop file>    one etcdctl put every 100 ms, all endpoints,
