@@ -16,33 +16,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import Encoding
+from certificates import self_signed_pem
 from etcdlab import free_ports
 
 REPO = Path(__file__).resolve().parents[2]
 PLAYBOOK = REPO / "playbooks" / "health.yml"
 ANSI = re.compile(r"\x1b\[")
 NOT_AFTER = datetime.datetime(2031, 5, 17, 8, 30, tzinfo=datetime.timezone.utc)
-
-
-def certificate_pem(not_after):
-    """A self-signed certificate valid until not_after, in PEM."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "here")])
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_after - datetime.timedelta(days=3650))
-        .not_valid_after(not_after)
-        .sign(key, hashes.SHA256())
-    )
-    return certificate.public_bytes(Encoding.PEM)
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +34,7 @@ def health(tmp_path_factory):
     (work / "secrets" / "haproxy-stats-password").write_text(password + "\n")
     # here's etcd certificates (its etcd_config_dir): a real one, one that is not a certificate, the others missing.
     (work / "etcd" / "pki").mkdir(parents=True)
-    (work / "etcd" / "pki" / "server.crt").write_bytes(certificate_pem(NOT_AFTER))
+    (work / "etcd" / "pki" / "server.crt").write_bytes(self_signed_pem(NOT_AFTER, "here"))
     (work / "etcd" / "pki" / "peer.crt").write_text("not a certificate\n")
     # The kubeconfig the k3s_server role would have fetched, for an API that does not answer.
     (work / "secrets" / "kubeconfig.yaml").write_text(

@@ -22,11 +22,7 @@ from ansible_collections.gardenos.cluster.plugins.filter.health import (
 from ansible_collections.gardenos.cluster.plugins.modules.haproxy_info import parse_stat
 from ansible_collections.gardenos.cluster.plugins.plugin_utils.health.etcd_certs import certificate_not_after
 from ansible_collections.gardenos.cluster.plugins.plugin_utils.health.security import classify_no_cert
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import NameOID
+from certificates import self_signed_pem
 
 NOW = "2026-11-24T01:30:00Z"
 HOSTS = ["lab-1", "lab-2", "lab-3"]
@@ -131,19 +127,7 @@ def services(**states):
 def certificate_pem(not_after):
     """A self-signed certificate valid until not_after ('20290225195610Z', UTC), in PEM."""
     until = datetime.datetime.strptime(not_after, "%Y%m%d%H%M%SZ").replace(tzinfo=datetime.timezone.utc)
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "health-test")])
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(until - datetime.timedelta(days=3650))
-        .not_valid_after(until)
-        .sign(key, hashes.SHA256())
-    )
-    return certificate.public_bytes(Encoding.PEM)
+    return self_signed_pem(until, "health-test")
 
 
 def cert_result(path, name, not_after="20290225195610Z"):
