@@ -66,6 +66,26 @@ options:
         go past it and those after it are left out (RV(truncated)).
     type: int
     default: 1048576
+  served_certificates:
+    description:
+      - Without O(key), also open a new TLS connection to each of these C(https://) URLs (client or peer URLs
+        of members) with the connection's TLS options, and return the certificate each presents in
+        RV(served_certificates).
+      - etcd reads its certificate and key files at every new TLS handshake, so this shows whether a member
+        serves a certificate just installed, with no restart.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      url:
+        description: The C(https://) URL.
+        type: str
+        required: true
+      certificate:
+        description:
+          - A PEM certificate file on the host the module runs on. RV(served_certificates[].serves_certificate)
+            says whether the URL presents this certificate.
+        type: path
 notes:
   - Values are returned as they are, in the result and so in the task's output and registered variable.
     Patroni's keys (C(/service/<scope>/)) and etcd's member data hold no secrets, but etcd can hold them. K3s keeps
@@ -110,6 +130,20 @@ EXAMPLES = r"""
 - name: Show the leader's name (the value of its key)
   ansible.builtin.debug:
     msg: "{{ (patroni_keys.kvs | selectattr('key', 'eq', '/service/postgres-cluster/leader') | first).value }}"
+
+- name: Wait until a member serves the certificates just installed, on its client and peer port
+  gardenos.cluster.etcd_info:
+    endpoints: [https://10.0.0.11:2379]
+    ca_cert: /etc/etcd/pki/ca.crt
+    client_cert: /etc/etcd/pki/client.crt
+    client_key: /etc/etcd/pki/client.key
+    served_certificates:
+      - {url: "https://10.0.0.11:2379", certificate: /etc/etcd/pki/server.crt}
+      - {url: "https://10.0.0.11:2380", certificate: /etc/etcd/pki/peer.crt}
+  register: served
+  until: served.served_certificates | map(attribute='serves_certificate') is all
+  retries: 5
+  delay: 1
 
 - name: Set the connection once for every etcd module of a block
   module_defaults:
@@ -178,6 +212,32 @@ revision:
   returned: success, with O(key)
   type: int
   sample: 1234
+served_certificates:
+  description: With O(served_certificates), the certificate each of its URLs presented, in the same order.
+  returned: success, without O(key)
+  type: list
+  elements: dict
+  contains:
+    url:
+      description: The URL.
+      type: str
+      sample: https://10.0.0.11:2380
+    sha256:
+      description: The SHA-256 fingerprint (hex, lower case) of the certificate's DER form; null when the URL gave none.
+      type: str
+      sample: 3f1c0a8e6b2d4f5a7c9e1b3d5f7a9c1e3b5d7f9a1c3e5b7d9f1a3c5e7b9d1f3a
+    certificate:
+      description: The O(served_certificates[].certificate) compared with; null when none was given.
+      type: str
+      sample: /etc/etcd/pki/peer.crt
+    serves_certificate:
+      description: Whether the URL presented that file's certificate; null when no file was given or the URL gave none.
+      type: bool
+      sample: true
+    error:
+      description: Why no certificate could be read from the URL (or from the file); null when it was.
+      type: str
+      sample: null
 cluster_id:
   description: The cluster ID, in hex as etcdctl shows it.
   returned: success, without O(key)
@@ -342,6 +402,7 @@ from ansible_collections.gardenos.cluster.plugins.module_utils.etcd_gateway impo
 )
 from ansible_collections.gardenos.cluster.plugins.module_utils.etcd_keys import key_range, read_keys
 from ansible_collections.gardenos.cluster.plugins.module_utils.etcd_status import cluster_status
+from ansible_collections.gardenos.cluster.plugins.module_utils.served_certificates import served_certificate_reports
 
 
 def run(module):
@@ -350,7 +411,12 @@ def run(module):
     if params["key"] is None:
         if params["prefix"] or params["range_end"] is not None:
             raise GardenosClusterError("prefix and range_end need key: the range of keys to read starts there")
-        return cluster_status(client, module.warn)
+        result = cluster_status(client, module.warn)
+        if params["served_certificates"]:
+            result["served_certificates"] = served_certificate_reports(client, params["served_certificates"])
+        return result
+    if params["served_certificates"]:
+        raise GardenosClusterError("served_certificates is read without key: a member's certificates, not keys")
     key, range_end = key_range(params["key"], params["prefix"], params["range_end"])
     return read_keys(
         client,
@@ -371,6 +437,12 @@ def main():
             keys_only=dict(type="bool", default=False, no_log=False),
             max_keys=dict(type="int", default=1000, no_log=False),
             max_bytes=dict(type="int", default=1048576),
+            served_certificates=dict(
+                type="list",
+                elements="dict",
+                default=[],
+                options=dict(url=dict(type="str", required=True), certificate=dict(type="path")),
+            ),
         ),
         mutually_exclusive=[["prefix", "range_end"]],
         required_together=ETCD_REQUIRED_TOGETHER,

@@ -190,11 +190,39 @@ def make_pki(directory):
     )
     return dict(
         ca_cert=str(write_cert("ca.crt", ca_cert)),
+        ca_key=str(write_key("ca.key", ca_key)),
         server_cert=str(write_cert("server.crt", server_cert)),
         server_key=str(write_key("server.key", server_key)),
         client_cert=str(write_cert("client.crt", client_cert)),
         client_key=str(write_key("client.key", client_key)),
     )
+
+
+def renew_certificate(pki, name):
+    """Signs the certificate pki[name] again (same subject, key and extensions, a new serial number)
+    with the CA of ``pki`` and replaces its file in one rename, as the etcd role installs a renewal."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    path = Path(pki[name])
+    old = x509.load_pem_x509_certificate(path.read_bytes())
+    ca_key = serialization.load_pem_private_key(Path(pki["ca_key"]).read_bytes(), password=None)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(old.subject)
+        .issuer_name(old.issuer)
+        .public_key(old.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(old.not_valid_before_utc)
+        .not_valid_after(old.not_valid_after_utc)
+    )
+    for extension in old.extensions:
+        builder = builder.add_extension(extension.value, critical=extension.critical)
+    renewed = builder.sign(ca_key, hashes.SHA256())
+    staged = path.with_name("." + path.name + ".new")
+    staged.write_bytes(renewed.public_bytes(serialization.Encoding.PEM))
+    staged.replace(path)
+    return renewed
 
 
 # -- a tiny gateway client for seeding and checking ------------------------------------------------

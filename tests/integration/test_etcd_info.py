@@ -1,7 +1,11 @@
 """gardenos.cluster.etcd_info against real etcd clusters, run through Ansible."""
 
+import hashlib
+import shutil
+
 import pytest
-from etcdlab import ALL, free_ports
+from cryptography.hazmat.primitives.serialization import Encoding
+from etcdlab import ALL, EtcdCluster, free_ports, make_pki, renew_certificate
 
 
 @pytest.mark.parametrize("kv_cluster", ALL, indirect=True)
@@ -164,3 +168,46 @@ def test_module_defaults_of_the_etcd_group(kv_cluster, run_module):
     assert not deleted["failed"] and deleted["deleted"] == 1, deleted
     assert not present["failed"] and present["changed"] is False, present
     assert kv_cluster.keys("/groups/") == ["/groups/b"]
+
+
+@pytest.mark.parametrize("version", ["3.4", "3.5"])
+def test_served_certificates_follow_a_renewal_with_no_restart(version, workdir, bin_dirs, run_module):
+    # What the etcd role's rollout relies on: etcd reads its certificate files at every TLS
+    # handshake, so a renewed certificate is served at once by the same process.
+    pki = make_pki(workdir / f"served-pki-{version}")  # its own files: the renewal must not touch the shared PKI
+    cluster = EtcdCluster(workdir / f"served-{version}", bin_dirs[version], size=1, tls=True, pki=pki, label="served")
+    try:
+        cluster.start()
+        endpoint = cluster.endpoints[0]
+        (closed,) = free_ports(1)
+        served = [
+            {"url": endpoint, "certificate": pki["server_cert"]},
+            {"url": endpoint, "certificate": pki["client_cert"]},
+            {"url": f"https://127.0.0.1:{closed}"},
+        ]
+        before = run_module("etcd_info", {**cluster.module_args(), "served_certificates": served})
+        assert not before["failed"], before
+        server, other, down = before["served_certificates"]
+        assert server["serves_certificate"] is True and server["error"] is None
+        assert other["serves_certificate"] is False and other["sha256"] == server["sha256"]
+        assert down["sha256"] is None and down["serves_certificate"] is None and "refused" in down["error"]
+
+        pid = cluster.members[0].proc.pid
+        renewed = renew_certificate(pki, "server_cert")
+        after = run_module("etcd_info", {**cluster.module_args(), "served_certificates": served[:1]})
+        assert not after["failed"], after
+        (server_after,) = after["served_certificates"]
+        assert server_after["sha256"] == hashlib.sha256(renewed.public_bytes(Encoding.DER)).hexdigest()
+        assert server_after["sha256"] != server["sha256"] and server_after["serves_certificate"] is True
+        assert cluster.members[0].proc.pid == pid and cluster.members[0].alive
+    finally:
+        cluster.destroy()
+        shutil.rmtree(workdir / f"served-pki-{version}", ignore_errors=True)
+
+
+def test_served_certificates_need_no_key(run_module):
+    result = run_module(
+        "etcd_info",
+        {"endpoints": ["http://127.0.0.1:1"], "key": "/a", "served_certificates": [{"url": "https://127.0.0.1:1"}]},
+    )
+    assert result["failed"] and "served_certificates is read without key" in result["msg"]

@@ -110,7 +110,8 @@ def installed(files, host_dir):
 
 
 def test_etcd_reads_the_certificates_where_it_installs_them():
-    files = load(REPO / "roles" / "etcd" / "vars" / "main.yml")["_etcd_pki_node_files"]
+    etcd_vars = load(REPO / "roles" / "etcd" / "vars" / "main.yml")
+    files = etcd_vars["_etcd_pki_node_trust_files"] + etcd_vars["_etcd_pki_node_own_files"]
     assert certificates_read("etcd") == installed(files, "{{ _etcd_pki_dir }}")
 
 
