@@ -20,14 +20,21 @@ import os
 import re
 import tempfile
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+try:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+except ImportError as error:
+    # Loading the plugin must not need cryptography (ansible-test imports it bare); using it does.
+    CRYPTOGRAPHY_IMPORT_ERROR = error
+    USAGES = SUBJECT_FIELDS = {}
+else:
+    CRYPTOGRAPHY_IMPORT_ERROR = None
+    USAGES = {"serverAuth": ExtendedKeyUsageOID.SERVER_AUTH, "clientAuth": ExtendedKeyUsageOID.CLIENT_AUTH}
+    SUBJECT_FIELDS = {"common_name": NameOID.COMMON_NAME, "organization_name": NameOID.ORGANIZATION_NAME}
 
 EXPIRY_FORMAT = "%Y%m%d%H%M%SZ"
-USAGES = {"serverAuth": ExtendedKeyUsageOID.SERVER_AUTH, "clientAuth": ExtendedKeyUsageOID.CLIENT_AUTH}
-SUBJECT_FIELDS = {"common_name": NameOID.COMMON_NAME, "organization_name": NameOID.ORGANIZATION_NAME}
 RELATIVE_TIME = re.compile(r"^\+(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 
@@ -207,6 +214,11 @@ def read_expiry(directory, name):
 def make_all(directory, certificates, *, ca_cert=None, ca_key=None, validity, read=(), now=None):
     """Makes ``certificates`` (CAs first) in ``directory``; returns ``{made: [names], not_after: {name: time}}``
     for those made and those of ``read`` (existing certificates whose expiry is wanted)."""
+    if CRYPTOGRAPHY_IMPORT_ERROR is not None:
+        raise CertificateError(
+            "the Python library cryptography is needed on the controller (pip install cryptography): %s"
+            % CRYPTOGRAPHY_IMPORT_ERROR
+        )
     now = now or datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
     ordered = sorted(certificates, key=lambda entry: not entry.get("is_ca"))
     signer = None

@@ -143,3 +143,10 @@ def test_a_bad_validity_is_named(tmp_path):
 
 def make_all_with_validity(directory, validity):
     return xc.make_all(str(directory), [{"name": "ca", "is_ca": True}], validity=validity, now=NOW)
+
+
+def test_without_cryptography_the_run_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setattr(xc, "CRYPTOGRAPHY_IMPORT_ERROR", ImportError("No module named 'cryptography'"))
+    with pytest.raises(xc.CertificateError, match="pip install cryptography"):
+        make_all_with_validity(tmp_path, "+1d")
+    assert list(tmp_path.iterdir()) == []
