@@ -76,12 +76,15 @@ def _pg_hba(settings):
     The superuser connects over the socket as the postgres OS user (peer); every network
     connection needs a SCRAM password. Replication and rewind are allowed from the cluster's
     members only, applications from ``client_addresses`` (HAProxy forwards from its own address).
+    A replica's Patroni reads its own timeline over a replication connection to 127.0.0.1 (its
+    REST API's ``timeline``, the failover's healthiest-member choice, pg_rewind's check).
     """
     users = settings["users"]
     lines = [
         "local all %s peer" % users["superuser"]["username"],
         "local all all scram-sha-256",
         "host all all 127.0.0.1/32 scram-sha-256",
+        "host replication %s 127.0.0.1/32 scram-sha-256" % users["replication"]["username"],
     ]
     for address in settings.get("member_addresses") or []:
         cidr = _cidr(address)

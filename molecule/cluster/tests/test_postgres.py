@@ -87,6 +87,17 @@ def test_cluster_has_one_leader_and_two_streaming_replicas():
     assert [m["state"] for m in replicas] == ["streaming", "streaming"], members
 
 
+def test_every_replica_reads_its_own_timeline():
+    """A replica's Patroni reads its timeline over a replication connection to itself (127.0.0.1):
+    without it the REST API shows none and a failover cannot rank the replicas."""
+    members = wait_healthy()
+    leader_timeline = next(m["timeline"] for m in members if m["role"] == "leader")
+    for name in NAMES:
+        result = HOSTS[name].run(f"curl -gsf --max-time 3 {url(ip(name), 8008, scheme='http', path='/patroni')}")
+        assert result.rc == 0, (name, result.stderr)
+        assert json.loads(result.stdout).get("timeline") == leader_timeline, (name, result.stdout)
+
+
 def test_haproxy_5432_reaches_the_primary_from_every_haproxy_host():
     """psql to each HAProxy's address of servers.yaml (IPv6 here) reaches the primary, and HAProxy
     reached it over that family too: PostgreSQL sees HAProxy's host address as the client and

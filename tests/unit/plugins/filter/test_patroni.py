@@ -227,3 +227,9 @@ def test_environment_refuses_a_missing_password(missing):
 
 def test_filters_are_registered():
     assert set(FilterModule().filters()) == {"patroni_config", "patroni_environment"}
+
+
+def test_pg_hba_lets_a_replica_read_its_own_timeline_over_loopback():
+    """Patroni opens a replication connection to 127.0.0.1 for IDENTIFY_SYSTEM (failover, pg_rewind)."""
+    hba = patroni_config(IPV6_SETTINGS, IPV6_MEMBER)["postgresql"]["pg_hba"]
+    assert "host replication standby 127.0.0.1/32 scram-sha-256" in hba
