@@ -8,8 +8,9 @@
 Each write is retried until it succeeds (the probe keeps trying up to 30 s); per write it records the
 attempts and the wait (first attempt to acknowledgement). Once the stop file exists it reads every
 write back and prints one JSON line: writes, failures (attempts that failed), longest wait, lost
-(acknowledged but not read back); for etcd also the health samples and the fewest healthy members and
-voters seen in one sample.
+(acknowledged but not read back), the first failed attempts (UTC time and the client's error, to
+line up with the playbook's and the services' logs); for etcd also the health samples and the
+fewest healthy members and voters seen in one sample.
 """
 
 import json
@@ -18,9 +19,11 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime, timezone
 
 INTERVAL = 0.1
 GIVE_UP = 30.0
+FAILURES_KEPT = 20
 
 
 def etcdctl(endpoints, *args, timeout="700ms"):
@@ -67,8 +70,9 @@ def sample_health(endpoints, stop, samples):
 
 
 def write_loop(write, stop):
-    """Writes 1, 2, 3... until the stop file exists: {n: (attempts, wait)} of the acknowledged writes."""
-    acknowledged, unacknowledged = {}, []
+    """Writes 1, 2, 3... until the stop file exists, ``write(n)`` giving the client's completed process:
+    {n: (attempts, wait)} of the acknowledged writes, the unacknowledged ones, the first failures."""
+    acknowledged, unacknowledged, failures = {}, [], []
     n = 0
     while not os.path.exists(stop):
         n += 1
@@ -76,17 +80,22 @@ def write_loop(write, stop):
         attempts = 0
         while True:
             attempts += 1
-            if write(n):
+            done = write(n)
+            if done.returncode == 0:
                 acknowledged[n] = (attempts, time.monotonic() - started)
                 break
+            if len(failures) < FAILURES_KEPT:
+                error = " ".join((done.stderr or done.stdout).split())[:160]
+                failures.append(f"{datetime.now(timezone.utc):%H:%M:%S.%f} write {n}: {error}")
             if time.monotonic() - started > GIVE_UP:
                 unacknowledged.append(n)
                 break
         time.sleep(max(0.0, INTERVAL - (time.monotonic() - started)))
-    return acknowledged, unacknowledged
+    return acknowledged, unacknowledged, failures
 
 
-def figures(kind, acknowledged, unacknowledged, read_back):
+def figures(kind, written, read_back):
+    acknowledged, unacknowledged, failures = written
     return {
         "probe": kind,
         "writes": len(acknowledged),
@@ -94,6 +103,7 @@ def figures(kind, acknowledged, unacknowledged, read_back):
         "longest_wait": round(max((wait for attempts, wait in acknowledged.values()), default=0.0), 3),
         "given_up": len(unacknowledged),
         "lost": len(set(acknowledged) - read_back),
+        "first_failures": failures,
     }
 
 
@@ -102,12 +112,10 @@ def run_etcd(run, endpoints, stop):
     samples = []
     sampler = threading.Thread(target=sample_health, args=(endpoints, stop, samples), daemon=True)
     sampler.start()
-    acknowledged, unacknowledged = write_loop(
-        lambda n: etcdctl(endpoints, "put", f"{prefix}{n:06d}", str(n)).returncode == 0, stop
-    )
+    written = write_loop(lambda n: etcdctl(endpoints, "put", f"{prefix}{n:06d}", str(n)), stop)
     sampler.join()
     keys = etcdctl(endpoints, "get", "--prefix", prefix, "--keys-only", timeout="10s").stdout.split()
-    result = figures("etcd", acknowledged, unacknowledged, {int(key[len(prefix) :]) for key in keys})
+    result = figures("etcd", written, {int(key[len(prefix) :]) for key in keys})
     result.update(
         samples=len(samples),
         fewest_healthy=min((sample["healthy"] for sample in samples), default=0),
@@ -125,11 +133,11 @@ def run_pg(run, host, stop):
 
     def write(n):
         # A retry after a lost acknowledgement finds its row already there: that is a success too.
-        return psql(host, f"INSERT INTO {table} VALUES ('{run}', {n}) ON CONFLICT DO NOTHING").returncode == 0
+        return psql(host, f"INSERT INTO {table} VALUES ('{run}', {n}) ON CONFLICT DO NOTHING")
 
-    acknowledged, unacknowledged = write_loop(write, stop)
+    written = write_loop(write, stop)
     rows = psql(host, f"SELECT n FROM {table} WHERE run = '{run}'")
-    return figures("pg", acknowledged, unacknowledged, {int(n) for n in rows.stdout.split()})
+    return figures("pg", written, {int(n) for n in rows.stdout.split()})
 
 
 def main():
