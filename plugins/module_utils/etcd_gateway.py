@@ -137,6 +137,11 @@ class EtcdClient(http_transport.RestClient):
         """The endpoint that answered last (tried first next time)."""
         return self.endpoints[self._preferred]
 
+    @property
+    def authenticated_with_token(self):
+        """Whether etcd gave this client a token (auth is enabled and the credentials worked)."""
+        return self._token is not None
+
     # -- transport -----------------------------------------------------------------------------
 
     def _http(self, url, body=None, method="POST", headers=None, timeout=None):

@@ -225,6 +225,40 @@ def renew_certificate(pki, name):
     return renewed
 
 
+def issue_client_certificate(pki, name, common_name):
+    """A client certificate with this Common Name signed by the CA of ``pki`` (what etcd takes as the
+    user of a gRPC client once auth is on): {"cert": path, "key": path}."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    directory = Path(pki["ca_cert"]).parent
+    ca_cert = x509.load_pem_x509_certificate(Path(pki["ca_cert"]).read_bytes())
+    ca_key = serialization.load_pem_private_key(Path(pki["ca_key"]).read_bytes(), password=None)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = {"cert": directory / f"{name}.crt", "key": directory / f"{name}.key"}
+    paths["cert"].write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    paths["key"].write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    paths["key"].chmod(0o600)
+    return {kind: str(path) for kind, path in paths.items()}
+
+
 # -- a tiny gateway client for seeding and checking ------------------------------------------------
 
 
@@ -433,6 +467,11 @@ class EtcdCluster:
         for path, body in steps:
             self.api(path, body)
         self._auth_token = self.api("/auth/authenticate", {"name": "root", "password": ROOT_PASSWORD})["token"]
+
+    def login(self, user, password):
+        """Send this user's token with the helpers' requests from now on (auth enabled by others)."""
+        url = self.members[0].client_url + "/v3/auth/authenticate"
+        self._auth_token = self.request(url, {"name": user, "password": password}, token=False)["token"]
 
     # KV helpers --------------------------------------------------------------------------------
 

@@ -390,11 +390,15 @@ def member_config(
     pg_port,
     etcd_hosts,
     tls=None,
+    etcd_client=None,
     ttl=20,
     loop_wait=1,
     retry_timeout=5,
 ):
-    """A Patroni configuration for one member on 127.0.0.1 (works on Patroni 3.0 and 4.x)."""
+    """A Patroni configuration for one member on 127.0.0.1 (works on Patroni 3.0 and 4.x).
+
+    ``etcd_client``: etcd3 settings over the default plain HTTP (protocol, cacert, cert, key,
+    username, password)."""
     directory = Path(directory)
     restapi = {
         "listen": f"127.0.0.1:{rest_port}",
@@ -407,7 +411,7 @@ def member_config(
         "name": name,
         "log": {"level": "INFO"},
         "restapi": restapi,
-        "etcd3": {"hosts": list(etcd_hosts), "protocol": "http"},
+        "etcd3": {"hosts": list(etcd_hosts), "protocol": "http", **(etcd_client or {})},
         "bootstrap": {
             "dcs": {
                 "ttl": ttl,
@@ -467,13 +471,26 @@ def member_config(
 class PatroniCluster:
     """``size`` Patroni/PostgreSQL members of one scope on 127.0.0.1, using a running etcd cluster."""
 
-    def __init__(self, base_dir, install, etcd, *, scope, size=3, tls=None, label=None):
+    def __init__(self, base_dir, install, etcd, *, scope, size=3, tls=None, label=None, etcd_user=None):
         self.base_dir = Path(base_dir)
         self.install = install
         self.etcd = etcd
         self.scope = scope
         self.label = label or scope
         self.tls = self._tls_copy(tls) if tls else None
+        etcd_client = {}
+        if etcd.tls:
+            # etcd's client certificate has no Common Name: with etcd auth on, the gateway Patroni
+            # talks to refuses one that has.
+            files = self._tls_copy(etcd.pki, "etcd-pki")
+            etcd_client = {
+                "protocol": "https",
+                "cacert": files["ca_cert"],
+                "cert": files["client_cert"],
+                "key": files["client_key"],
+            }
+        if etcd_user:
+            etcd_client.update(username=etcd_user[0], password=etcd_user[1])
         self.nodes = []
         scheme = "https" if tls else "http"
         etcd_hosts = [url.split("://", 1)[1] for url in etcd.endpoints]
@@ -490,12 +507,13 @@ class PatroniCluster:
                 pg_port=pg_port,
                 etcd_hosts=etcd_hosts,
                 tls=self.tls,
+                etcd_client=etcd_client,
             )
             self.nodes.append(Node(install, config, directory, rest_port=rest_port, pg_port=pg_port, scheme=scheme))
 
-    def _tls_copy(self, pki):
+    def _tls_copy(self, pki, name="pki"):
         """The lab PKI copied where postgres can read it (the keys are 0600 and root's)."""
-        directory = self.base_dir / "pki"
+        directory = self.base_dir / name
         directory.mkdir(parents=True, exist_ok=True)
         _chown_postgres(self.base_dir, directory)
         copy = dict(pki)
