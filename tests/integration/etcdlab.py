@@ -102,33 +102,59 @@ def free_ports(count):
 # -- certificates ---------------------------------------------------------------------------------
 
 
-def make_pki(directory):
-    """A throwaway CA, a server certificate for 127.0.0.1/localhost (serverAuth + clientAuth), and a
-    client certificate WITHOUT CommonName (etcd's gateway refuses a CN when auth is enabled)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+def _write_pem(path, key=None, certificate=None):
+    """A key (0600) or a certificate in PEM at ``path``; the path."""
+    from cryptography.hazmat.primitives import serialization
 
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    now = datetime.datetime.now(datetime.timezone.utc)
-
-    def write_key(name, key):
-        path = directory / name
+    path = Path(path)
+    if key is not None:
         path.write_bytes(
             key.private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
             )
         )
         path.chmod(0o600)
-        return path
+    else:
+        path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    return path
 
-    def write_cert(name, cert):
-        path = directory / name
-        path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        return path
 
+def _issue(ca_cert, ca_key, subject, usages, san=None):
+    """A new P-256 key and a one-day certificate for ``subject`` signed by the CA: (key, certificate)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    key = ec.generate_private_key(ec.SECP256R1())
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+    )
+    if san:
+        builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
+    return key, builder.sign(ca_key, hashes.SHA256())
+
+
+def make_pki(directory):
+    """A throwaway CA, a server certificate for 127.0.0.1/localhost (serverAuth + clientAuth), and a
+    client certificate WITHOUT CommonName (etcd's gateway refuses a CN when auth is enabled)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime.now(datetime.timezone.utc)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gardenos test etcd CA")])
     ca_cert = (
@@ -157,44 +183,26 @@ def make_pki(directory):
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-
-    def issue(subject, usages, san=None):
-        key = ec.generate_private_key(ec.SECP256R1())
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(ca_cert.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                critical=False,
-            )
-        )
-        if san:
-            builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
-        return key, builder.sign(ca_key, hashes.SHA256())
-
-    server_key, server_cert = issue(
+    server_key, server_cert = _issue(
+        ca_cert,
+        ca_key,
         x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "etcd")]),
         [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
         [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")],
     )
-    client_key, client_cert = issue(
+    client_key, client_cert = _issue(
+        ca_cert,
+        ca_key,
         x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "gardenos-tests")]),  # no CN on purpose
         [ExtendedKeyUsageOID.CLIENT_AUTH],
     )
     return dict(
-        ca_cert=str(write_cert("ca.crt", ca_cert)),
-        ca_key=str(write_key("ca.key", ca_key)),
-        server_cert=str(write_cert("server.crt", server_cert)),
-        server_key=str(write_key("server.key", server_key)),
-        client_cert=str(write_cert("client.crt", client_cert)),
-        client_key=str(write_key("client.key", client_key)),
+        ca_cert=str(_write_pem(directory / "ca.crt", certificate=ca_cert)),
+        ca_key=str(_write_pem(directory / "ca.key", key=ca_key)),
+        server_cert=str(_write_pem(directory / "server.crt", certificate=server_cert)),
+        server_key=str(_write_pem(directory / "server.key", key=server_key)),
+        client_cert=str(_write_pem(directory / "client.crt", certificate=client_cert)),
+        client_key=str(_write_pem(directory / "client.key", key=client_key)),
     )
 
 
@@ -229,34 +237,18 @@ def issue_client_certificate(pki, name, common_name):
     """A client certificate with this Common Name signed by the CA of ``pki`` (what etcd takes as the
     user of a gRPC client once auth is on): {"cert": path, "key": path}."""
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives import serialization
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
     directory = Path(pki["ca_cert"]).parent
     ca_cert = x509.load_pem_x509_certificate(Path(pki["ca_cert"]).read_bytes())
     ca_key = serialization.load_pem_private_key(Path(pki["ca_key"]).read_bytes(), password=None)
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.timezone.utc)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    paths = {"cert": directory / f"{name}.crt", "key": directory / f"{name}.key"}
-    paths["cert"].write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    paths["key"].write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    paths["key"].chmod(0o600)
-    return {kind: str(path) for kind, path in paths.items()}
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    key, certificate = _issue(ca_cert, ca_key, subject, [ExtendedKeyUsageOID.CLIENT_AUTH])
+    return {
+        "cert": str(_write_pem(directory / f"{name}.crt", certificate=certificate)),
+        "key": str(_write_pem(directory / f"{name}.key", key=key)),
+    }
 
 
 # -- a tiny gateway client for seeding and checking ------------------------------------------------
