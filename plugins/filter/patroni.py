@@ -124,7 +124,7 @@ def patroni_config(settings, member=None):
     cluster-wide part of it when ``member`` is omitted (for Spilo, which names its members).
 
     ``settings`` (cluster-wide):
-      scope, namespace, etcd: {hosts: [host:port], protocol, cacert, cert, key},
+      scope, namespace, etcd: {hosts: [host:port], protocol, cacert, cert, key, username},
       users: {superuser|replication|rewind: {username}}, restapi: {username, port},
       postgresql: {port, parameters}, dcs: {...Patroni bootstrap.dcs overrides},
       initdb: [...], member_addresses: [...], client_addresses: [...], pg_hba_extra: [...]
@@ -145,7 +145,8 @@ def patroni_config(settings, member=None):
     _require(settings, "restapi.username")
 
     etcd = {"hosts": list(etcd_hosts), "protocol": settings["etcd"].get("protocol", "https")}
-    for key in ("cacert", "cert", "key"):
+    # Its etcd user's password is never here: PATRONI_ETCD3_PASSWORD (patroni_environment).
+    for key in ("cacert", "cert", "key", "username"):
         if settings["etcd"].get(key):
             etcd[key] = settings["etcd"][key]
 
@@ -193,10 +194,14 @@ def patroni_config(settings, member=None):
     return config
 
 
-def patroni_environment(passwords):
-    """Patroni's environment with the passwords (PATRONI_<USER>_PASSWORD, PATRONI_RESTAPI_PASSWORD).
+def patroni_environment(passwords, etcd_protocol="https"):
+    """Patroni's environment with the passwords (PATRONI_<USER>_PASSWORD, PATRONI_RESTAPI_PASSWORD,
+    and PATRONI_ETCD3_PASSWORD, its etcd user's, when given).
 
-    ``passwords``: {superuser, replication, rewind, restapi}; each must be set.
+    ``passwords``: {superuser, replication, rewind, restapi}, each set, and optionally etcd3.
+    Patroni 4.1 reads PATRONI_ETCD3_PASSWORD only when another PATRONI_ETCD3_* setting of its list
+    is in the environment too (measured: alone, it logs "Username provided without password" and
+    talks to etcd as nobody): PATRONI_ETCD3_PROTOCOL, the configuration's own ``etcd_protocol``.
     """
     env = {}
     for user in (*USERS, "restapi"):
@@ -204,6 +209,9 @@ def patroni_environment(passwords):
         if not password:
             raise AnsibleFilterError("patroni_environment: no password for the Patroni %s user" % user)
         env["PATRONI_%s_PASSWORD" % user.upper()] = "%s" % password
+    if (passwords or {}).get("etcd3"):
+        env["PATRONI_ETCD3_PASSWORD"] = "%s" % passwords["etcd3"]
+        env["PATRONI_ETCD3_PROTOCOL"] = etcd_protocol
     return env
 
 

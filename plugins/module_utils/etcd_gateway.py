@@ -203,11 +203,19 @@ class EtcdClient(http_transport.RestClient):
 
     def _call_on(self, endpoint, path, body, timeout=None):
         self._discover(endpoint)
+        anonymous = False
         if not self._authenticated:
-            self._authenticate(endpoint)
+            try:
+                self._authenticate(endpoint)
+            except GardenosClusterError as exc:
+                # A learner serves no Authenticate (nor any KV request), but answers status and
+                # health with no user: this one request goes without a token.
+                if "not supported for learner" not in to_text(exc.details.get("etcd_error", "")).lower():
+                    raise
+                anonymous = True
         retried = False
         while True:
-            headers = {"Authorization": self._token} if self._token else None
+            headers = {"Authorization": self._token} if self._token and not anonymous else None
             try:
                 answer = self._http(endpoint + self.api + path, body, headers=headers, timeout=timeout)
             except GardenosClusterError as exc:

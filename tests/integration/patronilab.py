@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
-from etcdlab import REPO, b64, free_ports
+from etcdlab import REPO, b64, collections_root, free_ports
 
 CACHE = REPO / ".cache"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -254,9 +254,10 @@ class PatroniProcess:
     given to postgres; data directories, sockets and the like are best placed in it.
     """
 
-    def __init__(self, install, config, directory, *, name=None):
+    def __init__(self, install, config, directory, *, name=None, environment=None):
         self.install = install
         self.config = config
+        self.environment = dict(environment or {})
         self.directory = Path(directory)
         self.name = name or config.get("name") or self.directory.name
         self.config_file = self.directory / "patroni.yml"
@@ -294,6 +295,7 @@ class PatroniProcess:
             "LOGNAME": "postgres",
             TAG_VARIABLE: self.tag,
             **self.install.env,
+            **self.environment,
         }
         self._log = open(self.log_file, "ab")
         # As postgres, in a session (process group) of its own; the postmaster gets yet another.
@@ -468,6 +470,20 @@ def member_config(
     return config
 
 
+def etcd_environment(password, protocol):
+    """The PATRONI_ETCD3_* environment the patroni role's filter gives Patroni for its etcd user."""
+    import sys
+
+    root = str(collections_root())
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    from ansible_collections.gardenos.cluster.plugins.filter.patroni import patroni_environment
+
+    passwords = {"superuser": "-", "replication": "-", "rewind": "-", "restapi": "-", "etcd3": password}
+    env = patroni_environment(passwords, protocol)
+    return {name: value for name, value in env.items() if name.startswith("PATRONI_ETCD3_")}
+
+
 class PatroniCluster:
     """``size`` Patroni/PostgreSQL members of one scope on 127.0.0.1, using a running etcd cluster."""
 
@@ -489,8 +505,12 @@ class PatroniCluster:
                 "cert": files["client_cert"],
                 "key": files["client_key"],
             }
+        environment = {}
         if etcd_user:
-            etcd_client.update(username=etcd_user[0], password=etcd_user[1])
+            # The user in the configuration, its password in the environment as the patroni role
+            # gives it (the collection's filter: Patroni reads it only beside another PATRONI_ETCD3_*).
+            etcd_client["username"] = etcd_user[0]
+            environment = etcd_environment(etcd_user[1], etcd_client.get("protocol", "http"))
         self.nodes = []
         scheme = "https" if tls else "http"
         etcd_hosts = [url.split("://", 1)[1] for url in etcd.endpoints]
@@ -509,7 +529,9 @@ class PatroniCluster:
                 tls=self.tls,
                 etcd_client=etcd_client,
             )
-            self.nodes.append(Node(install, config, directory, rest_port=rest_port, pg_port=pg_port, scheme=scheme))
+            node = Node(install, config, directory, rest_port=rest_port, pg_port=pg_port, scheme=scheme)
+            node.environment = environment
+            self.nodes.append(node)
 
     def _tls_copy(self, pki, name="pki"):
         """The lab PKI copied where postgres can read it (the keys are 0600 and root's)."""

@@ -213,3 +213,34 @@ def test_patroni_with_its_confined_user_through_auth_enabling_and_a_switchover(
         if patroni is not None:
             patroni.destroy()
         etcd.destroy()
+
+
+def test_a_learner_answers_the_modules_with_auth_on(auth_cluster, run_module):
+    """A learner refuses Authenticate ("rpc not supported for learner"): the modules ask its status
+    and health with no token (a member joining a cluster with auth on is waited for this way)."""
+    cluster = auth_cluster
+    spare = cluster.add_spare("auth-learner")
+    cluster.wait_membership_changes_allowed()
+    enabled, added = run_module.many(
+        [
+            ("etcd_auth", {**connection(cluster), **rbac()}),
+            (
+                "etcd_member",
+                {**connection(cluster), "name": spare.name, "peer_urls": [spare.peer_url], "promote": False},
+            ),
+        ]
+    )
+    assert not enabled["failed"] and not added["failed"], (enabled, added)
+    cluster.members.append(spare)
+    cluster.start_member(spare, added["initial_cluster"], "existing")
+    # As the etcd role waits for a joining learner: its endpoint first, then the voters' (a learner
+    # serves no linearizable member list either).
+    learner = {**connection(cluster), "endpoints": [spare.client_url, cluster.endpoints[0]]}
+    for _attempt in range(10):
+        info = run_module("etcd_info", learner)
+        if not info["failed"] and info["healthy"]:
+            break
+        time.sleep(1)
+    assert not info["failed"], info.get("msg")
+    report = info["endpoints"][0]
+    assert report["is_learner"] and report["error"] is None and report["healthy"], info["endpoints"]

@@ -48,6 +48,7 @@ PASSWORDS = {
     "rewind": "rewind(Pw)tests~3",
     "restapi": "rest%Pw&tests!4",
     "admin": "admin*Pw?tests^5",
+    "etcd": "etcd;Pw=tests+6",
 }
 # The inventory's etcd members (inventory/servers.yaml), by host name as wiring_etcd_client_addresses
 # lists them: ubuntu-8gb-ash-1, ubuntu-8gb-ash-2, ubuntu-8gb-hil-1.
@@ -327,6 +328,7 @@ def test_spilo_configuration_is_the_shared_patroni_definition(rendered):
     for user in ("superuser", "replication", "rewind"):
         password = configuration["postgresql"]["authentication"][user].pop("password")
         assert password == f"$(PATRONI_{user.upper()}_PASSWORD)"
+    assert configuration["etcd3"].pop("password") == "$(PATRONI_ETCD3_PASSWORD)"
     # what is left is exactly the filter's cluster-wide part, for these settings
     expected = load_filter().patroni_config(
         {
@@ -338,6 +340,7 @@ def test_spilo_configuration_is_the_shared_patroni_definition(rendered):
                 "cacert": "/etc/gardenos/etcd-client/ca-bundle.crt",
                 "cert": "/etc/gardenos/etcd-client/client-patroni.crt",
                 "key": "/etc/gardenos/etcd-client/client-patroni.key",
+                "username": "spilo",
             },
             "users": {
                 "superuser": {"username": "postgres"},
@@ -412,9 +415,12 @@ def test_spilo_secrets(rendered, controller):
         "PATRONI_REWIND_PASSWORD": PASSWORDS["rewind"],
         "PATRONI_RESTAPI_PASSWORD": PASSWORDS["restapi"],
         "SPILO_ADMIN_PASSWORD": PASSWORDS["admin"],
+        "PATRONI_ETCD3_PASSWORD": PASSWORDS["etcd"],
+        "PATRONI_ETCD3_PROTOCOL": "https",
     }
     # the same names as the filter of the one Patroni definition gives Patroni's environment
-    environment = load_filter().patroni_environment({k: v for k, v in PASSWORDS.items() if k != "admin"})
+    passwords = {k: v for k, v in PASSWORDS.items() if k not in ("admin", "etcd")}
+    environment = load_filter().patroni_environment(dict(passwords, etcd3=PASSWORDS["etcd"]))
     assert environment.items() <= values["postgres-k8s-credentials"].items()
     for name in ("ca-bundle.crt", "client-patroni.crt", "client-patroni.key"):
         assert values["postgres-k8s-etcd-client"][name] == (controller["pki"] / name).read_text()

@@ -103,7 +103,7 @@ def test_what_each_certificate_was_made_from_is_recorded(defaults):
     inventory, _render_dir = defaults
     recorded = json.loads((inventory / "pki" / "etcd" / "certificates.json").read_text())
     members = [f"{host}-{kind}" for host in ("node-4", "node-6") for kind in ("server", "peer")]
-    assert sorted(recorded) == sorted([*members, "client-admin", "client-k3s", "client-patroni"])
+    assert sorted(recorded) == sorted([*members, "client-admin", "client-admin-api", "client-k3s", "client-patroni"])
     # Each with its digest and its expiry (x509_certificate_info's not_after), for the renewal window.
     assert all(len(record["digest"]) == 64 and record["not_after"].endswith("Z") for record in recorded.values())
 

@@ -1,6 +1,9 @@
 """A 3-member TLS etcd cluster: health, mutual TLS, permissions."""
 
+import base64
 import json
+import re
+import shlex
 
 import pytest
 from conftest import scenario_servers, url
@@ -45,13 +48,47 @@ def test_client_without_certificate_is_refused(host):
     assert result.rc != 0, result.stdout
 
 
-def test_json_gateway_answers_with_the_admin_certificate(host):
-    """Patroni and the gardenos.cluster etcd modules use the gateway (etcd 3.4 disables it by default)."""
+def test_json_gateway_answers_with_the_admin_gateway_certificate(host):
+    """Patroni and the gardenos.cluster etcd modules use the gateway (etcd 3.4 disables it by default),
+    with certificates without CN (etcd refuses a gateway request with one once auth is on)."""
     status = host.check_output(
-        "curl -sS --max-time 5 --cacert /etc/etcd/pki/ca.crt --cert /etc/etcd/pki/admin.crt"
-        " --key /etc/etcd/pki/admin.key -X POST -d '{}' https://127.0.0.1:2379/v3/maintenance/status"
+        "curl -sS --max-time 5 --cacert /etc/etcd/pki/ca.crt --cert /etc/etcd/pki/admin-api.crt"
+        " --key /etc/etcd/pki/admin-api.key -X POST -d '{}' https://127.0.0.1:2379/v3/maintenance/status"
     )
     assert "raftIndex" in json.loads(status), status
+
+
+def gateway_as_patroni(host, path, body):
+    """A gateway request as Patroni (its certificate without CN, its etcd user): the answer."""
+    env = host.file("/etc/patroni/patroni.env").content_string
+    password = re.search(r"^PATRONI_ETCD3_PASSWORD=(.*)$", env, re.M).group(1).strip().strip("'\"")
+    curl = (
+        "curl -sS --max-time 5 --cacert /etc/patroni/pki/etcd-ca.crt --cert /etc/patroni/pki/etcd-client.crt"
+        " --key /etc/patroni/pki/etcd-client.key -X POST"
+    )
+    login = json.dumps({"name": "patroni", "password": password})
+    token = json.loads(host.check_output(f"{curl} -d {shlex.quote(login)} https://127.0.0.1:2379/v3/auth/authenticate"))
+    answer = host.run(
+        f"{curl} -H 'Authorization: {token['token']}' -d {shlex.quote(json.dumps(body))} https://127.0.0.1:2379/v3{path}"
+    )
+    return json.loads(answer.stdout)
+
+
+def test_etcd_auth_confines_patroni_to_its_scope(host):
+    """Auth is on: Patroni's user reads its scope's keys and is refused K3s's /registry/ (Secrets)."""
+    scope = base64.b64encode(b"/service/postgres-cluster/").decode()
+    scope_end = base64.b64encode(b"/service/postgres-cluster0").decode()
+    own = gateway_as_patroni(host, "/kv/range", {"key": scope, "range_end": scope_end, "count_only": True})
+    assert int(own.get("count", 0)) > 0, own
+    registry = {"key": base64.b64encode(b"/registry/").decode(), "range_end": base64.b64encode(b"/registry0").decode()}
+    for path, body in [("/kv/range", registry), ("/kv/deleterange", registry)]:
+        refused = gateway_as_patroni(host, path, body)
+        assert "permission denied" in json.dumps(refused), (path, refused)
+    anonymous = host.run(
+        "curl -sS --max-time 5 --cacert /etc/etcd/pki/ca.crt --cert /etc/etcd/pki/admin-api.crt"
+        ' --key /etc/etcd/pki/admin-api.key -X POST -d \'{"key":"Lw=="}\' https://127.0.0.1:2379/v3/kv/range'
+    )
+    assert "kvs" not in anonymous.stdout and "user name is empty" in anonymous.stdout, anonymous.stdout
 
 
 def test_plain_http_is_not_served(host):

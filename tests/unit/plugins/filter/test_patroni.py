@@ -218,6 +218,14 @@ def test_environment_carries_every_password():
     }
 
 
+def test_environment_carries_the_etcd_password_where_patroni_reads_it():
+    """PATRONI_ETCD3_PASSWORD counts only beside another PATRONI_ETCD3_* setting Patroni lists."""
+    etcd_password = "etcd-pw"  # noqa: S105 - a test value
+    env = patroni_environment(dict(PASSWORDS, etcd3=etcd_password))
+    assert env["PATRONI_ETCD3_PASSWORD"] == etcd_password and env["PATRONI_ETCD3_PROTOCOL"] == "https"
+    assert etcd_password not in str(patroni_config(SETTINGS, MEMBER))
+
+
 @pytest.mark.parametrize("missing", ["superuser", "replication", "rewind", "restapi"])
 def test_environment_refuses_a_missing_password(missing):
     passwords = dict(PASSWORDS, **{missing: ""})

@@ -306,6 +306,25 @@ def test_username_on_cluster_without_auth(monkeypatch):
     assert "Authorization" not in fake.calls[-1]["headers"]
 
 
+def test_a_learner_is_asked_its_status_without_a_token(monkeypatch):
+    """A learner refuses Authenticate (measured on 3.5 with auth on) but answers status anonymously;
+    the next endpoint, a voter, still authenticates."""
+    fake = FakeEtcd(monkeypatch)
+    fake.route("http://l:2379/version", VERSION_35)
+    fake.route(
+        "http://l:2379/v3/auth/authenticate",
+        http_error("u", 503, 14, "etcdserver: rpc not supported for learner"),
+    )
+    fake.route("http://l:2379/v3/maintenance/status", etcd_answer(version="3.5.1", isLearner=True))
+    fake.route("http://v:2379/v3/auth/authenticate", etcd_answer(token="tok.v"))
+    fake.route("http://v:2379/v3/maintenance/status", etcd_answer(version="3.5.1"))
+    client = gw.EtcdClient(["http://l:2379", "http://v:2379"], username="root", password=PW)
+    assert client.status("http://l:2379")["version"] == "3.5.1"
+    assert "Authorization" not in fake.calls[-1]["headers"]
+    client.status("http://v:2379")
+    assert fake.calls[-1]["headers"]["Authorization"] == "tok.v"
+
+
 def test_missing_credentials_message(monkeypatch):
     fake = FakeEtcd(monkeypatch)
     fake.route("http://a:2379/version", VERSION_35)
