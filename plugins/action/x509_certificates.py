@@ -31,6 +31,7 @@ ARGUMENT_SPEC = {
     "ca_key": {"type": "str", "no_log": False},
     "validity": {"type": "str", "required": True},
     "read_expiry": {"type": "list", "elements": "str", "default": []},
+    "signing_keys": {"type": "list", "elements": "str", "default": [], "no_log": False},
 }
 
 
@@ -51,8 +52,9 @@ class ActionModule(ActionBase):
                 ca_key=args["ca_key"],
                 validity=args["validity"],
                 read=args["read_expiry"],
+                signing_keys=args["signing_keys"],
             )
         except x509_certificates.CertificateError as error:
             raise AnsibleActionFail(to_text(error)) from None
-        result.update(made, changed=bool(made["made"]))
+        result.update(made, changed=bool(made["made"] or made["keys_made"]))
         return result

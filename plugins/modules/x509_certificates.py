@@ -95,6 +95,14 @@ options:
     type: list
     elements: str
     default: []
+  signing_keys:
+    description:
+      - Names of signing key pairs to keep in O(directory), no certificate: C(<name>.key) (ECDSA P-256, mode 0600),
+        kept when a usable one is there and made otherwise, and its public key C(<name>.pub) (PEM, mode 0644),
+        written when missing or not that key's. For what signs tokens, such as etcd's JWT auth tokens.
+    type: list
+    elements: str
+    default: []
 seealso:
   - module: community.crypto.x509_certificate
 """
@@ -136,4 +144,10 @@ not_after:
   returned: success
   type: dict
   sample: {etcd-1-server: "20290306120000Z"}
+keys_made:
+  description: The names of the signing keys of O(signing_keys) whose key or public key was written.
+  returned: success
+  type: list
+  elements: str
+  sample: [etcd-auth-token]
 """

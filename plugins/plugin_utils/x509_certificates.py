@@ -103,6 +103,23 @@ def key_for(path):
     return key, True
 
 
+def make_signing_key(directory, name):
+    """Keeps ``<name>.key`` (the usable key there, else a new one) and its public key ``<name>.pub``
+    (PEM, 0644, rewritten only when it is missing or is not that key's); True when either was written."""
+    key, made = key_for(os.path.join(directory, name + ".key"))
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    path = os.path.join(directory, name + ".pub")
+    try:
+        with open(path, "rb") as stream:
+            current = stream.read()
+    except OSError:
+        current = None
+    if current != public:
+        write_file(path, public, 0o644)
+        made = True
+    return made
+
+
 def subject_name(subject, name):
     attributes = []
     for field, value in (subject or {}).items():
@@ -211,9 +228,10 @@ def read_expiry(directory, name):
         raise CertificateError("certificate %s cannot be read: %s" % (path, exc)) from None
 
 
-def make_all(directory, certificates, *, ca_cert=None, ca_key=None, validity, read=(), now=None):
-    """Makes ``certificates`` (CAs first) in ``directory``; returns ``{made: [names], not_after: {name: time}}``
-    for those made and those of ``read`` (existing certificates whose expiry is wanted)."""
+def make_all(directory, certificates, *, ca_cert=None, ca_key=None, validity, read=(), signing_keys=(), now=None):
+    """Makes ``certificates`` (CAs first) in ``directory`` and keeps the ``signing_keys`` there; returns
+    ``{made: [names], not_after: {name: time}, keys_made: [names]}``: the certificates made, the expiry of
+    those and of ``read`` (existing certificates whose expiry is wanted), the signing keys written."""
     if CRYPTOGRAPHY_IMPORT_ERROR is not None:
         raise CertificateError(
             "the Python library cryptography is needed on the controller (pip install cryptography): %s"
@@ -231,4 +249,5 @@ def make_all(directory, certificates, *, ca_cert=None, ca_key=None, validity, re
     for name in read:
         if name not in expiries:
             expiries[name] = read_expiry(directory, name)
-    return {"made": made, "not_after": expiries}
+    keys_made = [name for name in signing_keys if make_signing_key(directory, name)]
+    return {"made": made, "not_after": expiries, "keys_made": keys_made}

@@ -146,9 +146,10 @@ def _issue(ca_cert, ca_key, subject, usages, san=None):
 
 def make_pki(directory):
     """A throwaway CA, a server certificate for 127.0.0.1/localhost (serverAuth + clientAuth), and a
-    client certificate WITHOUT CommonName (etcd's gateway refuses a CN when auth is enabled)."""
+    client certificate WITHOUT CommonName (etcd's gateway refuses a CN when auth is enabled), and the
+    key pair that signs auth tokens."""
     from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -196,7 +197,14 @@ def make_pki(directory):
         x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "gardenos-tests")]),  # no CN on purpose
         [ExtendedKeyUsageOID.CLIENT_AUTH],
     )
+    # What signs the auth tokens, as the etcd role configures it (JWT, ES256; see _jwt_args).
+    token_key = ec.generate_private_key(ec.SECP256R1())
+    (directory / "auth-token.pub").write_bytes(
+        token_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
     return dict(
+        token_key=str(_write_pem(directory / "auth-token.key", key=token_key)),
+        token_pub=str(directory / "auth-token.pub"),
         ca_cert=str(_write_pem(directory / "ca.crt", certificate=ca_cert)),
         ca_key=str(_write_pem(directory / "ca.key", key=ca_key)),
         server_cert=str(_write_pem(directory / "server.crt", certificate=server_cert)),
@@ -357,6 +365,10 @@ class EtcdCluster:
                 "--trusted-ca-file",
                 self.pki["ca_cert"],
                 "--client-cert-auth",
+                # Signed auth tokens, as the etcd role configures them (a simple token would make a
+                # request after a restore from a snapshot wait for its raft index).
+                "--auth-token",
+                f"jwt,pub-key={self.pki['token_pub']},priv-key={self.pki['token_key']},sign-method=ES256,ttl=5m",
             ]
         member.log = open(member.data_dir / "etcd.log", "ab")
         member.proc = subprocess.Popen(args, stdout=member.log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -8,6 +8,7 @@ import stat
 import pytest
 from ansible_collections.gardenos.cluster.plugins.plugin_utils import x509_certificates as xc
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -38,7 +39,7 @@ def make_ca(directory, name="ca"):
 
 
 def test_a_ca_then_certificates_it_signs(tmp_path):
-    assert make_ca(tmp_path) == {"made": ["ca"], "not_after": {"ca": after(3650)}}
+    assert make_ca(tmp_path) == {"made": ["ca"], "not_after": {"ca": after(3650)}, "keys_made": []}
     made = xc.make_all(str(tmp_path), [SERVER, CLIENT], ca_cert="ca.crt", ca_key="ca.key", validity="+825d", now=NOW)
     assert made["made"] == ["etcd-1-server", "client-patroni"]
     assert made["not_after"] == dict.fromkeys(made["made"], after(825))
@@ -96,7 +97,27 @@ def test_a_key_of_another_kind_is_made_again(tmp_path):
 def test_expiry_of_existing_certificates_is_read(tmp_path):
     make_ca(tmp_path)
     made = xc.make_all(str(tmp_path), [], validity="+1d", read=["ca"], now=NOW)
-    assert made == {"made": [], "not_after": {"ca": after(3650)}}
+    assert made == {"made": [], "not_after": {"ca": after(3650)}, "keys_made": []}
+
+
+def test_a_signing_key_is_made_once_and_its_public_key_kept_in_step(tmp_path):
+    made = xc.make_all(str(tmp_path), [], validity="+1d", signing_keys=["token"], now=NOW)
+    assert made == {"made": [], "not_after": {}, "keys_made": ["token"]}
+    key = xc.usable_key(str(tmp_path / "token.key"))
+    public = serialization.load_pem_public_key((tmp_path / "token.pub").read_bytes())
+    assert public.public_numbers() == key.public_key().public_numbers()
+    assert stat.S_IMODE((tmp_path / "token.key").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "token.pub").stat().st_mode) == 0o644
+    assert not (tmp_path / "token.crt").exists()
+
+    assert xc.make_all(str(tmp_path), [], validity="+1d", signing_keys=["token"], now=NOW)["keys_made"] == []
+    (tmp_path / "token.pub").write_text("lost\n")
+    assert xc.make_all(str(tmp_path), [], validity="+1d", signing_keys=["token"], now=NOW)["keys_made"] == ["token"]
+    assert xc.usable_key(str(tmp_path / "token.key")).private_numbers() == key.private_numbers()
+    assert (
+        serialization.load_pem_public_key((tmp_path / "token.pub").read_bytes()).public_numbers()
+        == public.public_numbers()
+    )
 
 
 @pytest.mark.parametrize(
