@@ -41,6 +41,7 @@ The observations (``health_checks``' input) are::
         patroni_check: <registered gardenos.cluster.patroni_check (fail_on_unhealthy false)>
         k3s_kubeconfig: {path, exists}
         k3s_nodes, k3s_storage_classes, k3s_pods: <registered kubernetes.core.k8s_info>
+        k3s_secrets_encryption: <registered `k3s secrets-encrypt status` (failed_when: false)> + {host}
 
 A result that is missing means the task that observes it did not run (its host unreachable, or no
 host of the group reachable): its checks fail with that reason, never pass.

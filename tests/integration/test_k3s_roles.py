@@ -111,6 +111,7 @@ def test_server_config_holds_no_token_and_no_taint(example):
         assert not any("taint" in key for key in cfg), cfg
         # a string for K3s, not the number YAML would make of an unquoted 0600
         assert cfg["write-kubeconfig-mode"] == "0600"
+        assert cfg["secrets-encryption"] is True
         assert cfg["disable"] == ["traefik", "servicelb"]
         assert "local-storage" not in cfg["disable"]
         assert text.startswith("#\n# Ansible managed\n")

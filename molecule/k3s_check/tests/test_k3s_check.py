@@ -94,6 +94,7 @@ def test_servers_show_their_config_with_every_etcd_member(check_run):
         assert "node-taint" not in config
         assert f"node-ip: {SERVERS[host]['ip']}" in config
         assert "token-file: " in config
+        assert "secrets-encryption: true" in config
 
 
 def test_units_would_be_written(check_run):

@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The security checks of the health report: each etcd member refuses a client without a certificate
-(ansible.builtin.uri on its client URL, without one), each HAProxy stats page refuses anonymous requests."""
+(ansible.builtin.uri on its client URL, without one), each HAProxy stats page refuses anonymous requests,
+K3s encrypts Secrets at rest (``k3s secrets-encrypt status`` on a server)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -53,11 +54,50 @@ def classify_no_cert(status, msg):
 
 
 def security_checks(obs):
-    """The etcd and HAProxy checks; one skip without either."""
+    """The etcd, HAProxy and K3s checks; one skip without any of them."""
     checks = _etcd_no_cert_checks(obs) + [_stats_anonymous_check(obs, host) for host in obs.group("haproxy")]
+    if obs.group("k3s_server"):
+        checks.append(_secrets_encryption_check(obs))
     if not checks:
-        checks.append(check("security", "security", "skip", "no etcd or haproxy hosts in the inventory"))
+        checks.append(check("security", "security", "skip", "no etcd, haproxy or k3s_server hosts in the inventory"))
     return checks
+
+
+SECRETS_ENCRYPTION = "K3s encrypts Secrets at rest"
+
+
+def _secrets_encryption_check(obs):
+    """'K3s encrypts Secrets at rest': `k3s secrets-encrypt status` says "Encryption Status: Enabled"."""
+    result = as_dict(obs.first("k3s_secrets_encryption"))
+    if not result:
+        return check(
+            "security",
+            SECRETS_ENCRYPTION,
+            "fail",
+            "not checked: no k3s_server host was reachable to ask",
+            "make a k3s_server host reachable over SSH (see the hosts checks)",
+        )
+    host = result.get("host") or "a server"
+    said = " ".join(("%s" % (result.get("stdout") or "")).split())
+    if as_int(result.get("rc"), -1) != 0:
+        return check(
+            "security",
+            SECRETS_ENCRYPTION,
+            "fail",
+            "k3s secrets-encrypt status failed on %s: %s"
+            % (host, short_error(result.get("stderr") or result.get("msg"))),
+            "on %s: systemctl status k3s; k3s secrets-encrypt status" % host,
+        )
+    if "Encryption Status: Enabled" in said:
+        return check("security", SECRETS_ENCRYPTION, "pass", "%s: %s" % (host, said))
+    return check(
+        "security",
+        SECRETS_ENCRYPTION,
+        "fail",
+        "%s: %s" % (host, said or "no status"),
+        "set k3s_server_secrets_encryption: true (the default) and run site.yml; then, on one server: "
+        "k3s secrets-encrypt reencrypt, for the Secrets written before",
+    )
 
 
 def _etcd_no_cert_checks(obs):

@@ -856,6 +856,12 @@ def with_k3s(nodes=None, classes=None, pods=None, kubeconfig=True):
             ]
         },
     }
+    k3s["k3s_secrets_encryption"] = {
+        "rc": 0,
+        "host": "lab-1",
+        "stdout": "Encryption Status: Enabled\nCurrent Rotation Stage: start\n"
+        "Server Encryption Hashes: All hashes match",
+    }
     if not kubeconfig:
         k3s = {"k3s_kubeconfig": k3s["k3s_kubeconfig"]}
     for host in HOSTS:
@@ -873,6 +879,45 @@ def test_k3s_healthy():
     assert named["core pods running"]["saw"].startswith("3 pod(s) running and ready in kube-system")
     assert named["k3s-agent service on lab-4 running"]["status"] == "pass"
     assert named["k3s service on lab-1 running"]["status"] == "pass"
+
+
+ENCRYPTION = "K3s encrypts Secrets at rest"
+
+
+def test_secrets_encryption_enabled_passes():
+    check = by_name(run(with_k3s()))[ENCRYPTION]
+    assert check["group"] == "security"
+    assert check["status"] == "pass"
+    assert check["saw"].startswith("lab-1: Encryption Status: Enabled Current Rotation Stage: start")
+
+
+@pytest.mark.parametrize(
+    ("result", "saw", "fix"),
+    [
+        ({"rc": 0, "host": "lab-1", "stdout": "Encryption Status: Disabled"}, "Disabled", "reencrypt"),
+        (
+            {"rc": 1, "host": "lab-1", "stdout": "", "stderr": 'level=fatal msg="see server log for details"'},
+            "failed on lab-1",
+            "systemctl status k3s",
+        ),
+        (None, "not checked", "reachable"),
+    ],
+)
+def test_secrets_encryption_off_or_unread_fails(result, saw, fix):
+    observations = with_k3s()
+    for host in HOSTS:
+        if result is None:
+            del observations["hosts"][host]["k3s_secrets_encryption"]
+        else:
+            observations["hosts"][host]["k3s_secrets_encryption"] = result
+    check = by_name(run(observations))[ENCRYPTION]
+    assert check["status"] == "fail"
+    assert saw in check["saw"]
+    assert fix in check["fix"]
+
+
+def test_secrets_encryption_is_not_checked_without_k3s_servers():
+    assert ENCRYPTION not in by_name(run(lab()))
 
 
 def test_k3s_without_a_reachable_server_fails_every_check():
