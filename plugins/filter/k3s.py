@@ -8,6 +8,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
 import json
 
 from ansible.errors import AnsibleFilterError
@@ -43,6 +44,40 @@ def k3s_control_plane_taints(nodes):
     return found
 
 
+# K3s's secure token: K10<sha256 of the cluster's server CA, as stored on disk>::<user>:<password>.
+SECURE_TOKEN_PREFIX = "K10"  # noqa: S105 - the format's fixed prefix, not a secret
+
+
+def k3s_token_credential(token):
+    """The credential of a K3s token: the password of a short token, what follows ``::`` in a
+    secure one (``server:<password>``), without the ``server:`` user."""
+    token = ("%s" % (token or "")).strip()
+    if token.startswith(SECURE_TOKEN_PREFIX) and "::" in token:
+        token = token.split("::", 1)[1]
+    return token[len("server:") :] if token.startswith("server:") else token
+
+
+def k3s_join_token(token, server_ca=""):
+    """The token pinned to the cluster's CA (``K10<sha256(server_ca)>::server:<password>``), so that a
+    joining node checks the CA it is given before it sends its credential; the short token while
+    the cluster has no CA yet (``server_ca`` empty). A secure token given as such is kept."""
+    token = ("%s" % (token or "")).strip()
+    if not token:
+        raise AnsibleFilterError("k3s_join_token: the token is empty")
+    if token.startswith(SECURE_TOKEN_PREFIX) and "::" in token:
+        return token
+    if not server_ca:
+        return token
+    if not ("%s" % server_ca).lstrip().startswith("-----BEGIN CERTIFICATE-----"):
+        raise AnsibleFilterError("k3s_join_token: the server CA is not a PEM certificate")
+    digest = hashlib.sha256(("%s" % server_ca).encode("utf-8")).hexdigest()
+    return "%s%s::server:%s" % (SECURE_TOKEN_PREFIX, digest, k3s_token_credential(token))
+
+
 class FilterModule(object):
     def filters(self):
-        return {"k3s_control_plane_taints": k3s_control_plane_taints}
+        return {
+            "k3s_control_plane_taints": k3s_control_plane_taints,
+            "k3s_join_token": k3s_join_token,
+            "k3s_token_credential": k3s_token_credential,
+        }
