@@ -131,8 +131,8 @@ def patroni_config(settings, member=None):
     ``member`` (this member): name, address, data_dir, bin_dir, pgpass, and optionally
       listen_addresses (default: address and 127.0.0.1, the loopback every host has, which Patroni
       connects to as ``localhost``).
-    An IPv6 address is written in brackets before a port, and the REST API of an IPv6 member
-    listens on ``[::]`` (IPv6 and IPv4) instead of ``0.0.0.0`` (IPv4 only).
+    An IPv6 address is written in brackets before a port. The REST API listens on the member's
+    address only.
     """
     if not isinstance(settings, dict):
         raise AnsibleFilterError("patroni_config: the Patroni settings must be a mapping")
@@ -179,9 +179,9 @@ def patroni_config(settings, member=None):
     api_port = int(settings["restapi"].get("port", 8008))
     listen = member.get("listen_addresses") or [member["address"], "127.0.0.1"]
     config["name"] = member["name"]
-    every_address = "::" if ":" in builder.bare_host(member["address"]) else "0.0.0.0"  # noqa: S104 (the REST API serves the cluster)
+    # Bound to the member's address only: the REST API (switchover, configuration) is the cluster's.
     config["restapi"].update(
-        listen=_address(builder.host_port, every_address, api_port),
+        listen=_address(builder.host_port, member["address"], api_port),
         connect_address=_address(builder.host_port, member["address"], api_port),
     )
     config["postgresql"].update(

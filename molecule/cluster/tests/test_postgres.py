@@ -143,6 +143,13 @@ def test_a_row_written_through_haproxy_is_read_on_every_replica():
             time.sleep(0.5)
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_the_rest_api_listens_on_the_members_address_only(name):
+    listening = HOSTS[name].check_output("ss -Hltn 'sport = :8008'").split()
+    address = f"[{ip(name)}]" if ":" in ip(name) else ip(name)
+    assert [word for word in listening if word.endswith(":8008")] == [f"{address}:8008"]
+
+
 def test_passwords_stay_out_of_patroni_yml():
     password = superuser_password()
     for name in NAMES:

@@ -69,8 +69,8 @@ def test_member_config_has_scope_etcd3_over_tls_and_addresses():
     assert config["postgresql"]["bin_dir"] == MEMBER["bin_dir"]
 
 
-def test_ipv4_member_rest_api_listens_on_every_ipv4_address():
-    assert patroni_config(SETTINGS, MEMBER)["restapi"]["listen"] == "0.0.0.0:8008"
+def test_the_rest_api_listens_on_the_members_address_only():
+    assert patroni_config(SETTINGS, MEMBER)["restapi"]["listen"] == "10.0.0.11:8008"
 
 
 IPV6_SETTINGS = dict(
@@ -91,9 +91,8 @@ def test_ipv6_member_addresses_are_bracketed_before_the_port():
     assert config["etcd3"]["hosts"] == ["[fd78::41]:2379", "[fd78::42]:2379", "[fd78::43]:2379"]
 
 
-def test_ipv6_member_rest_api_listens_on_every_address():
-    """[::] takes IPv6 and IPv4 connections; 0.0.0.0 would leave the member's IPv6 address unserved."""
-    assert patroni_config(IPV6_SETTINGS, IPV6_MEMBER)["restapi"]["listen"] == "[::]:8008"
+def test_an_ipv6_members_rest_api_listens_on_its_bracketed_address():
+    assert patroni_config(IPV6_SETTINGS, IPV6_MEMBER)["restapi"]["listen"] == "[fd78::41]:8008"
 
 
 def test_listen_addresses_of_both_families():
