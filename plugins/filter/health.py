@@ -39,6 +39,8 @@ The observations (``health_checks``' input) are::
                        certificate; item: {key: <host>, value: {endpoint: ...}}>
         patroni_runner: <host that ran patroni_check>
         patroni_check: <registered gardenos.cluster.patroni_check (fail_on_unhealthy false)>
+        etcd_patroni_registry: {url, logged_in, login_status, status, error, auth_wanted} of a read of
+                               /registry/ with Patroni's etcd certificate and credentials
         k3s_kubeconfig: {path, exists}
         k3s_nodes, k3s_storage_classes, k3s_pods: <registered kubernetes.core.k8s_info>
         k3s_secrets_encryption: <registered `k3s secrets-encrypt status` (failed_when: false)> + {host}

@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The security checks of the health report: each etcd member refuses a client without a certificate
-(ansible.builtin.uri on its client URL, without one), each HAProxy stats page refuses anonymous requests,
+(ansible.builtin.uri on its client URL, without one), etcd refuses Patroni's user on K3s's keys (a read of
+/registry/ with Patroni's certificate and credentials), each HAProxy stats page refuses anonymous requests,
 K3s encrypts Secrets at rest (``k3s secrets-encrypt status`` on a server)."""
 
 from __future__ import absolute_import, division, print_function
@@ -55,12 +56,64 @@ def classify_no_cert(status, msg):
 
 def security_checks(obs):
     """The etcd, HAProxy and K3s checks; one skip without any of them."""
-    checks = _etcd_no_cert_checks(obs) + [_stats_anonymous_check(obs, host) for host in obs.group("haproxy")]
+    checks = _etcd_no_cert_checks(obs)
+    if obs.group("etcd") and obs.group("patroni"):
+        checks.append(_patroni_confined_check(obs))
+    checks.extend(_stats_anonymous_check(obs, host) for host in obs.group("haproxy"))
     if obs.group("k3s_server"):
         checks.append(_secrets_encryption_check(obs))
     if not checks:
         checks.append(check("security", "security", "skip", "no etcd, haproxy or k3s_server hosts in the inventory"))
     return checks
+
+
+PATRONI_CONFINED = "etcd refuses Patroni's user on K3s's keys"
+
+
+def _patroni_confined_check(obs):
+    """ "etcd refuses Patroni's user on K3s's keys": a read of /registry/ as Patroni answered 403."""
+    seen = as_dict(obs.first("etcd_patroni_registry"))
+    if not seen:
+        return check(
+            "security",
+            PATRONI_CONFINED,
+            "fail",
+            "not checked: no patroni host was reachable to ask from",
+            "make a patroni host reachable over SSH (see the hosts checks)",
+        )
+    url = seen.get("url") or "etcd"
+    code = as_int(seen.get("status"), -1)
+    error = short_error(seen.get("error"))
+    if not _true(seen.get("auth_wanted")):
+        return check(
+            "security",
+            PATRONI_CONFINED,
+            "warn",
+            "etcd authorization is off (wiring_etcd_auth: false): a read of /registry/ on %s answered %d" % (url, code),
+            "set wiring_etcd_auth: true (the default) and run site.yml",
+        )
+    if code == 403:
+        return check("security", PATRONI_CONFINED, "pass", "a read of /registry/ on %s: 403 %s" % (url, error))
+    if not _true(seen.get("logged_in")):
+        return check(
+            "security",
+            PATRONI_CONFINED,
+            "fail",
+            "Patroni's user did not log in to %s (HTTP %s), and a read of /registry/ answered %d %s"
+            % (url, seen.get("login_status"), code, error),
+            "run site.yml: it keeps etcd's users and enables authorization last",
+        )
+    return check(
+        "security",
+        PATRONI_CONFINED,
+        "fail",
+        "a read of /registry/ on %s with Patroni's credentials answered %d %s" % (url, code, error),
+        "run site.yml: it keeps Patroni's etcd role confined to its scope",
+    )
+
+
+def _true(value):
+    return value is True or ("%s" % value).strip().lower() in ("true", "1", "yes")
 
 
 SECRETS_ENCRYPTION = "K3s encrypts Secrets at rest"

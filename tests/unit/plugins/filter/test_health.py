@@ -225,6 +225,7 @@ def lab():
             "etcd_no_cert": no_cert(),
             "patroni_runner": "lab-1",
             "patroni_check": patroni(),
+            "etcd_patroni_registry": patroni_on_registry(),
         }
     hosts["lab-1"].update(
         haproxy_info={"changed": False, "info": {"Version": "2.6.12"}, "stats": copy.deepcopy(STATS)},
@@ -243,6 +244,20 @@ def lab():
         },
         "hosts": hosts,
     }
+
+
+def patroni_on_registry(**change):
+    """What etcd answered a read of /registry/ with Patroni's credentials (etcd 3.5, auth on)."""
+    seen = {
+        "url": "https://10.77.0.11:2379",
+        "logged_in": True,
+        "login_status": 200,
+        "status": 403,
+        "error": "etcdserver: permission denied",
+        "auth_wanted": True,
+    }
+    seen.update(change)
+    return seen
 
 
 def every_host(observations, key, value):
@@ -392,7 +407,8 @@ def test_without_a_reachable_etcd_host_nothing_passes():
             observations["hosts"][host].pop(key)
     checks = [check for check in run(observations) if check["group"] in ("etcd", "security")]
     failing = [check for check in checks if "certificate /" not in check["name"] and "service" not in check["name"]]
-    failing = [check for check in failing if "HAProxy" not in check["name"]]
+    # Patroni's hosts read etcd as Patroni (not over SSH to etcd's): their check stands.
+    failing = [check for check in failing if "HAProxy" not in check["name"] and check["name"] != CONFINED]
     assert failing
     assert all(check["status"] == "fail" for check in failing)
     assert all("not checked" in check["saw"] for check in failing)
@@ -797,6 +813,40 @@ def test_anonymous_stats(code, status):
     assert by_name(run(observations))["HAProxy stats on lab-1 refuse anonymous access"]["status"] == status
 
 
+CONFINED = "etcd refuses Patroni's user on K3s's keys"
+
+
+def test_patroni_refused_on_registry_passes():
+    check = by_name(run(lab()))[CONFINED]
+    assert check["status"] == "pass"
+    assert check["saw"] == "a read of /registry/ on https://10.77.0.11:2379: 403 etcdserver: permission denied"
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "saw"),
+    [
+        ({"status": 200, "error": ""}, "fail", "with Patroni's credentials answered 200"),
+        (
+            {"logged_in": False, "login_status": 400, "status": 200, "error": ""},
+            "fail",
+            "Patroni's user did not log in",
+        ),
+        ({"auth_wanted": "False", "logged_in": False, "status": 200}, "warn", "authorization is off"),
+        (None, "fail", "not checked"),
+    ],
+)
+def test_patroni_reading_registry_or_unchecked_does_not_pass(change, status, saw):
+    observations = lab()
+    for host in HOSTS:
+        if change is None:
+            del observations["hosts"][host]["etcd_patroni_registry"]
+        else:
+            observations["hosts"][host]["etcd_patroni_registry"] = patroni_on_registry(**change)
+    check = by_name(run(observations))[CONFINED]
+    assert check["status"] == status
+    assert saw in check["saw"]
+
+
 # -- K3s ---------------------------------------------------------------------------------------
 
 
@@ -1010,7 +1060,7 @@ def test_text_report_lines():
     assert lines[index + 1].startswith("  fix: on lab-2: systemctl status etcd")
     assert "PASS  hosts  lab-1 reachable \u2014 saw: 10.77.0.11 answered Ansible's ping (pong)" in lines
     assert "SKIP  k3s  nodes Ready \u2014 saw: no k3s_server hosts in the inventory" in lines
-    assert lines[-1] == "score: 42 passed, 2 warnings, 2 failed, 4 skipped (of 50)"
+    assert lines[-1] == "score: 43 passed, 2 warnings, 2 failed, 4 skipped (of 51)"
 
 
 def test_score_line_without_skips():
