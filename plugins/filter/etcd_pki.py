@@ -76,6 +76,27 @@ def etcd_member_certificates(addresses, domain=""):
     return certificates
 
 
+def patroni_api_certificates(addresses, suffix, domain=""):
+    """Each Patroni member's REST API certificate, signed by the cluster CA: ``{host: address}`` ->
+    entries named ``<host><suffix>``, serverAuth only (never an etcd client)."""
+    if not isinstance(addresses, Mapping):
+        raise AnsibleFilterError("patroni_api_certificates expects a mapping of Patroni host names to their addresses")
+    if not suffix:
+        raise AnsibleFilterError("patroni_api_certificates: the file name suffix is empty")
+    certificates = []
+    for host in sorted(addresses, key=_host_order):
+        names = ["DNS:%s" % host] + (["DNS:%s.%s" % (host, domain)] if domain else [])
+        certificates.append(
+            {
+                "name": "%s%s" % (host, suffix),
+                "subject": {"common_name": str(host)},
+                "sans": ["IP:%s" % addresses[host], *names],
+                "usages": ["serverAuth"],
+            }
+        )
+    return certificates
+
+
 def etcd_client_certificates(subjects, files):
     """The client certificates, ``{client: subject}`` -> entries named after ``files[client].cert``."""
     if not isinstance(subjects, Mapping) or not isinstance(files, Mapping):
@@ -179,6 +200,7 @@ def etcd_certificate_records(digests, recorded, expiries):
 class FilterModule(object):
     def filters(self):
         return {
+            "patroni_api_certificates": patroni_api_certificates,
             "etcd_member_certificates": etcd_member_certificates,
             "etcd_client_certificates": etcd_client_certificates,
             "etcd_certificate_digests": etcd_certificate_digests,

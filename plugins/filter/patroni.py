@@ -119,6 +119,17 @@ def _address(build, hosts, port):
         raise AnsibleFilterError("patroni_config: %s" % exc) from exc
 
 
+def _api_tls(member):
+    """The REST API's HTTPS settings of ``member['api_tls']`` ({} for plain HTTP): members check each
+    other's certificate against cafile (Patroni's request pool reads restapi.cafile); no client
+    certificate is asked for."""
+    api_tls = member.get("api_tls") or {}
+    for key in ("certfile", "keyfile", "cafile") if api_tls else ():
+        if not api_tls.get(key):
+            raise AnsibleFilterError("patroni_config: the member's api_tls has no %s" % key)
+    return {key: api_tls[key] for key in ("certfile", "keyfile", "cafile") if api_tls}
+
+
 def patroni_config(settings, member=None):
     """The Patroni configuration (a dict, to be written as YAML) for one member, or the
     cluster-wide part of it when ``member`` is omitted (for Spilo, which names its members).
@@ -130,7 +141,7 @@ def patroni_config(settings, member=None):
       initdb: [...], member_addresses: [...], client_addresses: [...], pg_hba_extra: [...]
     ``member`` (this member): name, address, data_dir, bin_dir, pgpass, and optionally
       listen_addresses (default: address and 127.0.0.1, the loopback every host has, which Patroni
-      connects to as ``localhost``).
+      connects to as ``localhost``) and api_tls: {certfile, keyfile, cafile}, the REST API over HTTPS.
     An IPv6 address is written in brackets before a port. The REST API listens on the member's
     address only.
     """
@@ -184,6 +195,7 @@ def patroni_config(settings, member=None):
         listen=_address(builder.host_port, member["address"], api_port),
         connect_address=_address(builder.host_port, member["address"], api_port),
     )
+    config["restapi"].update(_api_tls(member))
     config["postgresql"].update(
         listen=_address(builder.hosts_port, listen, port),
         connect_address=_address(builder.host_port, member["address"], port),

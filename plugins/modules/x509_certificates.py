@@ -97,9 +97,9 @@ options:
     default: []
   signing_keys:
     description:
-      - Names of signing key pairs to keep in O(directory), without a certificate. C(<name>.key) (ECDSA P-256, mode 0600),
-        kept when a usable one is there and made otherwise, and its public key C(<name>.pub) (PEM, mode 0644),
-        written when missing or not that key's. For what signs tokens, such as etcd's JWT auth tokens.
+      - Names of signing key pairs to keep in O(directory), without a certificate. C(<name>.key) (ECDSA P-256,
+        mode 0600), kept when a usable one is there and made otherwise, and its public key C(<name>.pub) (PEM, mode
+        0644), written when missing or not that key's. For what signs tokens, such as etcd's JWT auth tokens.
     type: list
     elements: str
     default: []

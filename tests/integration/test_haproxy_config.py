@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from etcdlab import make_pki
 
 REPO = Path(__file__).resolve().parents[2]
 PLAYBOOK = REPO / "tests" / "integration" / "render" / "haproxy.yml"
@@ -18,7 +19,10 @@ HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 
 
 def render(tmp_path, inventory, *extra_vars):
+    """Renders each HAProxy host's haproxy.cfg into tmp_path; the CA HAProxy checks Patroni against is
+    a real one in tmp_path, for `haproxy -c` to load."""
     env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"))
+    ca = make_pki(tmp_path / "pki")["ca_cert"]
     command = [
         "ansible-playbook",
         "-i",
@@ -29,6 +33,8 @@ def render(tmp_path, inventory, *extra_vars):
         f"render_dir={tmp_path}",
         "-e",
         f"wiring_secrets_controller_dir={tmp_path / 'secrets'}",
+        "-e",
+        f"_haproxy_patroni_api_ca={ca}",
         *[arg for var in extra_vars for arg in ("-e", var)],
         str(PLAYBOOK),
     ]
@@ -90,6 +96,14 @@ def test_patroni_hosts_are_the_default_when_there_are_some(tmp_path):
         ("ubuntu-8gb-hil-1", "192.0.2.11:5532", "8008"),
     ]
     assert "uri /replica?lag=1MB" in listen_section(config, "postgres_replicas")
+    # A reload starts the new workers from the servers' saved states, not all UP.
+    assert "server-state-file /var/lib/haproxy/server-state" in config
+    assert "load-server-state-from-file global" in config
+    # Patroni's REST API is HTTPS: each check verifies the member's certificate against the CA.
+    ca = tmp_path / "pki" / "ca.crt"
+    for section in (primary, listen_section(config, "postgres_replicas")):
+        servers = re.findall(r"^\s+server .*$", section, re.MULTILINE)
+        assert servers and all(line.endswith(f" check-ssl verify required ca-file {ca}") for line in servers), servers
 
 
 def test_spilo_node_ports_follow_the_wiring(tmp_path):

@@ -20,6 +20,8 @@ SERVERS = scenario_servers()
 NAMES = sorted(SERVERS)
 HOSTS = {name: testinfra.get_host(f"podman://{name}") for name in NAMES}
 PG_PORT = 5532
+# Patroni's REST API is HTTPS, its certificates from the cluster CA.
+API_CA = "--cacert /etc/patroni/pki/etcd-ca.crt"
 STATE_DIR = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent"))
 ETCDCTL = (
     "ETCDCTL_API=3 etcdctl --endpoints https://127.0.0.1:2379 --cacert /etc/etcd/pki/ca.crt"
@@ -51,7 +53,9 @@ def psql(on, sql, *, host, port, timeout=5):
 def cluster():
     """Patroni's view of the cluster, from any member's REST API."""
     for name in NAMES:
-        result = HOSTS[name].run(f"curl -gsf --max-time 3 {url(ip(name), 8008, scheme='http', path='/cluster')}")
+        result = HOSTS[name].run(
+            f"curl -gsf --max-time 3 {API_CA} {url(ip(name), 8008, scheme='https', path='/cluster')}"
+        )
         if result.rc == 0:
             return json.loads(result.stdout)
     raise AssertionError("no Patroni REST API answered")
@@ -93,7 +97,9 @@ def test_every_replica_reads_its_own_timeline():
     members = wait_healthy()
     leader_timeline = next(m["timeline"] for m in members if m["role"] == "leader")
     for name in NAMES:
-        result = HOSTS[name].run(f"curl -gsf --max-time 3 {url(ip(name), 8008, scheme='http', path='/patroni')}")
+        result = HOSTS[name].run(
+            f"curl -gsf --max-time 3 {API_CA} {url(ip(name), 8008, scheme='https', path='/patroni')}"
+        )
         assert result.rc == 0, (name, result.stderr)
         assert json.loads(result.stdout).get("timeline") == leader_timeline, (name, result.stdout)
 
@@ -141,6 +147,20 @@ def test_a_row_written_through_haproxy_is_read_on_every_replica():
                 break
             assert time.monotonic() < deadline, (member["name"], read.stdout, read.stderr)
             time.sleep(0.5)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_rest_api_refuses_plain_http_and_serves_https_with_the_ca(name):
+    """From another member: plain HTTP gets no answer; HTTPS checked against the cluster CA does, and
+    without the CA the certificate is refused."""
+    other = HOSTS[NAMES[(NAMES.index(name) + 1) % len(NAMES)]]
+    plain = other.run(
+        f"curl -gs --max-time 3 -o /dev/null -w '%{{http_code}}' {url(ip(name), 8008, scheme='http', path='/')}"
+    )
+    assert plain.rc != 0 or plain.stdout.strip() in ("000", "400"), plain.stdout
+    assert other.run(f"curl -gsf --max-time 3 {API_CA} {url(ip(name), 8008, scheme='https', path='/patroni')}").rc == 0
+    untrusted = other.run(f"curl -gsf --max-time 3 {url(ip(name), 8008, scheme='https', path='/patroni')}")
+    assert untrusted.rc == 60, untrusted.stderr  # curl: the peer's certificate could not be verified
 
 
 @pytest.mark.parametrize("name", NAMES)

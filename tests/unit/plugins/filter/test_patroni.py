@@ -91,6 +91,20 @@ def test_ipv6_member_addresses_are_bracketed_before_the_port():
     assert config["etcd3"]["hosts"] == ["[fd78::41]:2379", "[fd78::42]:2379", "[fd78::43]:2379"]
 
 
+def test_the_rest_api_serves_https_with_the_members_certificate():
+    tls = {
+        "certfile": "/etc/patroni/pki/api.crt",
+        "keyfile": "/etc/patroni/pki/api.key",
+        "cafile": "/etc/patroni/pki/ca.crt",
+    }
+    restapi = patroni_config(SETTINGS, dict(MEMBER, api_tls=tls))["restapi"]
+    assert {key: restapi[key] for key in tls} == tls
+    assert "verify_client" not in restapi
+    assert "certfile" not in patroni_config(SETTINGS, MEMBER)["restapi"]
+    with pytest.raises(AnsibleFilterError, match="api_tls has no keyfile"):
+        patroni_config(SETTINGS, dict(MEMBER, api_tls=dict(tls, keyfile="")))
+
+
 def test_an_ipv6_members_rest_api_listens_on_its_bracketed_address():
     assert patroni_config(IPV6_SETTINGS, IPV6_MEMBER)["restapi"]["listen"] == "[fd78::41]:8008"
 
