@@ -102,7 +102,8 @@ def test_a_second_run_makes_no_certificate(request, fixture):
 def test_what_each_certificate_was_made_from_is_recorded(defaults):
     inventory, _render_dir = defaults
     recorded = json.loads((inventory / "pki" / "etcd" / "certificates.json").read_text())
-    members = [f"{host}-{kind}" for host in ("node-4", "node-6") for kind in ("server", "peer")]
+    # Both hosts are etcd members and Patroni members (a REST API certificate each).
+    members = [f"{host}-{kind}" for host in ("node-4", "node-6") for kind in ("server", "peer", "patroni-api")]
     assert sorted(recorded) == sorted([*members, "client-admin", "client-admin-api", "client-k3s", "client-patroni"])
     # Each with its digest and its expiry (x509_certificate_info's not_after), for the renewal window.
     assert all(len(record["digest"]) == 64 and record["not_after"].endswith("Z") for record in recorded.values())

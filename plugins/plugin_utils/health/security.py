@@ -71,16 +71,10 @@ PATRONI_CONFINED = "etcd refuses Patroni's user on K3s's keys"
 
 
 def _patroni_confined_check(obs):
-    """ "etcd refuses Patroni's user on K3s's keys": a read of /registry/ as Patroni answered 403."""
+    """The check that a read of /registry/ with Patroni's credentials answered 403."""
     seen = as_dict(obs.first("etcd_patroni_registry"))
     if not seen:
-        return check(
-            "security",
-            PATRONI_CONFINED,
-            "fail",
-            "not checked: no patroni host was reachable to ask from",
-            "make a patroni host reachable over SSH (see the hosts checks)",
-        )
+        return _unasked(PATRONI_CONFINED, "patroni")
     url = seen.get("url") or "etcd"
     code = as_int(seen.get("status"), -1)
     error = short_error(seen.get("error"))
@@ -112,6 +106,17 @@ def _patroni_confined_check(obs):
     )
 
 
+def _unasked(name, group):
+    """The check ``name`` failed as not checked: no host of ``group`` was reachable to ask from."""
+    return check(
+        "security",
+        name,
+        "fail",
+        "not checked: no %s host was reachable to ask from" % group,
+        "make a %s host reachable over SSH (see the hosts checks)" % group,
+    )
+
+
 def _true(value):
     return value is True or ("%s" % value).strip().lower() in ("true", "1", "yes")
 
@@ -123,13 +128,7 @@ def _secrets_encryption_check(obs):
     """'K3s encrypts Secrets at rest': `k3s secrets-encrypt status` says "Encryption Status: Enabled"."""
     result = as_dict(obs.first("k3s_secrets_encryption"))
     if not result:
-        return check(
-            "security",
-            SECRETS_ENCRYPTION,
-            "fail",
-            "not checked: no k3s_server host was reachable to ask",
-            "make a k3s_server host reachable over SSH (see the hosts checks)",
-        )
+        return _unasked(SECRETS_ENCRYPTION, "k3s_server")
     host = result.get("host") or "a server"
     said = " ".join(("%s" % (result.get("stdout") or "")).split())
     if as_int(result.get("rc"), -1) != 0:
