@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.gardenos.cluster.plugins.plugin_utils.health.common import (
     as_dict,
     as_int,
@@ -78,7 +79,7 @@ def _patroni_confined_check(obs):
     url = seen.get("url") or "etcd"
     code = as_int(seen.get("status"), -1)
     error = short_error(seen.get("error"))
-    if not _true(seen.get("auth_wanted")):
+    if not boolean(seen.get("auth_wanted"), strict=False):
         return check(
             "security",
             PATRONI_CONFINED,
@@ -88,7 +89,7 @@ def _patroni_confined_check(obs):
         )
     if code == 403:
         return check("security", PATRONI_CONFINED, "pass", "a read of /registry/ on %s: 403 %s" % (url, error))
-    if not _true(seen.get("logged_in")):
+    if not boolean(seen.get("logged_in"), strict=False):
         return check(
             "security",
             PATRONI_CONFINED,
@@ -115,10 +116,6 @@ def _unasked(name, group):
         "not checked: no %s host was reachable to ask from" % group,
         "make a %s host reachable over SSH (see the hosts checks)" % group,
     )
-
-
-def _true(value):
-    return value is True or ("%s" % value).strip().lower() in ("true", "1", "yes")
 
 
 SECRETS_ENCRYPTION = "K3s encrypts Secrets at rest"

@@ -265,6 +265,12 @@ def every_host(observations, key, value):
         observations["hosts"][host][key] = copy.deepcopy(value)
 
 
+def no_host(observations, key):
+    """The observation ``key`` taken off every host, as when the task that makes it did not run."""
+    for host in HOSTS:
+        del observations["hosts"][host][key]
+
+
 def run(observations, **options):
     return health_checks(observations, NOW, **options)
 
@@ -837,11 +843,10 @@ def test_patroni_refused_on_registry_passes():
 )
 def test_patroni_reading_registry_or_unchecked_does_not_pass(change, status, saw):
     observations = lab()
-    for host in HOSTS:
-        if change is None:
-            del observations["hosts"][host]["etcd_patroni_registry"]
-        else:
-            observations["hosts"][host]["etcd_patroni_registry"] = patroni_on_registry(**change)
+    if change is None:
+        no_host(observations, "etcd_patroni_registry")
+    else:
+        every_host(observations, "etcd_patroni_registry", patroni_on_registry(**change))
     check = by_name(run(observations))[CONFINED]
     assert check["status"] == status
     assert saw in check["saw"]
@@ -955,11 +960,10 @@ def test_secrets_encryption_enabled_passes():
 )
 def test_secrets_encryption_off_or_unread_fails(result, saw, fix):
     observations = with_k3s()
-    for host in HOSTS:
-        if result is None:
-            del observations["hosts"][host]["k3s_secrets_encryption"]
-        else:
-            observations["hosts"][host]["k3s_secrets_encryption"] = result
+    if result is None:
+        no_host(observations, "k3s_secrets_encryption")
+    else:
+        every_host(observations, "k3s_secrets_encryption", result)
     check = by_name(run(observations))[ENCRYPTION]
     assert check["status"] == "fail"
     assert saw in check["saw"]
