@@ -30,6 +30,11 @@ The observations (``health_checks``' input) are::
         haproxy_info: <registered gardenos.cluster.haproxy_info>
         haproxy_stats_anonymous: {status, msg} of a GET of the stats page without credentials
         haproxy_stats_auth: {status, msg} of a GET of the stats page with the credentials
+        haproxy_refused_source: {outcome, detail, source, target} of a connection to the PostgreSQL
+                                frontend from the loopback address (refused_source_probe.py), {} without one
+        haproxy_refused_source_allowed: whether servers.yaml's networks hold that source after all
+        # from patroni_health, on each member
+        patroni_plain_http: {url, status, msg} of a GET of the member's REST API over plain HTTP
         # run once, for the whole cluster, on one host (any host holding them will do); from
         # etcd_health, patroni_health and k3s_server_health:
         etcd_members: {<etcd host>: {endpoint: <client URL>, quota_bytes: <quota-backend-bytes>}}

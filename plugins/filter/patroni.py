@@ -78,6 +78,11 @@ def _pg_hba(settings):
     members only, applications from ``client_addresses`` (HAProxy forwards from its own address).
     A replica's Patroni reads its own timeline over a replication connection to 127.0.0.1 (its
     REST API's ``timeline``, the failover's healthiest-member choice, pg_rewind's check).
+
+    With ``superuser_local_only`` the superuser logs in on the member itself only (the socket, and
+    127.0.0.1, where the admin relay that HAProxy sends the admin networks to arrives): it is refused
+    from every other address, the members' and HAProxy's included, since HAProxy forwards every
+    client from its own address.
     """
     users = settings["users"]
     lines = [
@@ -86,11 +91,15 @@ def _pg_hba(settings):
         "host all all 127.0.0.1/32 scram-sha-256",
         "host replication %s 127.0.0.1/32 scram-sha-256" % users["replication"]["username"],
     ]
+    local_only = bool(settings.get("superuser_local_only"))
     for address in settings.get("member_addresses") or []:
         cidr = _cidr(address)
         lines.append("host replication %s %s scram-sha-256" % (users["replication"]["username"], cidr))
         lines.append("host all %s %s scram-sha-256" % (users["rewind"]["username"], cidr))
-        lines.append("host all %s %s scram-sha-256" % (users["superuser"]["username"], cidr))
+        if not local_only:
+            lines.append("host all %s %s scram-sha-256" % (users["superuser"]["username"], cidr))
+    if local_only:
+        lines.append("host all %s all reject" % users["superuser"]["username"])
     for address in settings.get("client_addresses") or []:
         lines.append("host all all %s scram-sha-256" % _cidr(address))
     lines.extend(settings.get("pg_hba_extra") or [])

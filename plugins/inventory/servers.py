@@ -71,6 +71,26 @@ options:
             (quote versions such as V("3.5") so YAML keeps them strings), set as C(gardenos_versions).
         type: dict
         default: {}
+      client_networks:
+        description:
+          - The networks besides the cluster's own that may use its services (PostgreSQL through HAProxy, the K3s
+            API), as CIDRs or single addresses, set as C(gardenos_cluster_client_networks) (normalised CIDRs).
+          - The cluster's own servers and K3s's pod network may always (the wiring role's
+            C(wiring_client_networks) adds them). HAProxy refuses a connection from anywhere else, and the hosts'
+            firewall drops it.
+          - A network with host bits set (V(10.0.0.5/24)) is refused.
+        type: list
+        elements: string
+      admin_networks:
+        description:
+          - The networks of the cluster's administrators, as CIDRs or single addresses, set as
+            C(gardenos_cluster_admin_networks).
+          - Only from these may PostgreSQL's superuser log in through HAProxy, HAProxy's stats page be read and
+            etcd and Patroni's REST API be reached from outside the cluster. They may use the cluster's services
+            too.
+          - When absent, none; the superuser then logs in on the PostgreSQL hosts only.
+        type: list
+        elements: string
   servers:
     description:
       - The servers, a mapping of server name to the server's settings described below.
@@ -136,6 +156,9 @@ cluster:
   domain: example.net
   versions:
     etcd: "3.5.17"
+  # Applications in this network use PostgreSQL through HAProxy; the operators' VPN may log in as the superuser.
+  client_networks: [203.0.113.0/24]
+  admin_networks: [198.51.100.0/28]
 servers:
   ubuntu-8gb-hil-1:
     ip: 192.0.2.11
@@ -186,6 +209,7 @@ from ansible.utils.vars import combine_vars
 from ansible_collections.gardenos.cluster.plugins.plugin_utils.servers_fields import (
     CONSTRUCTED_KEYS,
     DATA_KEYS,
+    NETWORK_FIELDS,
     PLUGIN_NAME,
     SERVICES,
     check_cluster,
@@ -336,6 +360,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         if cluster.get("domain"):
             self.inventory.set_variable("all", "gardenos_cluster_domain", cluster["domain"])
         self.inventory.set_variable("all", "gardenos_versions", dict(cluster.get("versions") or {}))
+        # Absent, the wiring role's defaults apply (the cluster's own addresses and K3s's pod network; no admins).
+        for key in NETWORK_FIELDS:
+            if key in cluster:
+                self.inventory.set_variable("all", "gardenos_cluster_%s" % key, list(cluster[key]))
 
         for name, server in servers.items():
             host = self.inventory.add_host(name)

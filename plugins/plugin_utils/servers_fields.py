@@ -24,7 +24,9 @@ PLUGIN_NAME = "gardenos.cluster.servers"
 SERVICES = ("etcd", "k3s_server", "k3s_agent", "haproxy", "patroni")
 ROLES = ("primary", "worker")
 SERVER_FIELDS = ("ip", "region", "role", "services", "vars")
-CLUSTER_FIELDS = ("name", "domain", "versions")
+CLUSTER_FIELDS = ("name", "domain", "versions", "client_networks", "admin_networks")
+# the cluster fields that are lists of networks (addresses or CIDRs)
+NETWORK_FIELDS = ("client_networks", "admin_networks")
 DATA_KEYS = ("cluster", "servers")
 CONSTRUCTED_KEYS = ("compose", "groups", "keyed_groups", "strict", "leading_separator", "use_extra_vars")
 # groups every inventory has, which no host may be named as (region groups contain '_': never a host name)
@@ -44,6 +46,8 @@ CLUSTER_VARS = {
     "gardenos_cluster_name": "cluster.name",
     "gardenos_cluster_domain": "cluster.domain",
     "gardenos_versions": "cluster.versions",
+    "gardenos_cluster_client_networks": "cluster.client_networks",
+    "gardenos_cluster_admin_networks": "cluster.admin_networks",
 }
 
 _HOST_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
@@ -166,7 +170,11 @@ def check_cluster(cluster, error):
     check_keys(cluster, CLUSTER_FIELDS, error, field="cluster")
     _check_cluster_names(cluster, error)
     _check_versions(cluster, error)
-    return cluster
+    checked = dict(cluster)
+    for key in NETWORK_FIELDS:
+        if key in cluster:
+            checked[key] = _check_networks(cluster[key], error, "cluster.%s" % key)
+    return checked
 
 
 def _check_cluster_names(cluster, error):
@@ -197,6 +205,31 @@ def _check_versions(cluster, error):
                 'must be a version string (quote it: "%s"), got %s' % (version, describe(version)),
                 field="cluster.versions.%s" % component,
             )
+
+
+def _check_networks(networks, error, field):
+    """A list of networks (CIDRs) or addresses, normalised to CIDRs (an address becomes a /32 or /128 network)."""
+    if not isinstance(networks, list):
+        raise error(
+            "must be a list of networks (CIDRs such as 10.0.0.0/24) or addresses, got %s" % describe(networks),
+            field=field,
+        )
+    checked = []
+    for index, value in enumerate(networks):
+        where = "%s[%d]" % (field, index)
+        if not isinstance(value, str) or not value:
+            raise error("must be a network (CIDR) or an address as a string, got %s" % describe(value), field=where)
+        try:
+            network = ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise error(
+                "'%s' is not an IP network (CIDR such as 10.0.0.0/24) or address" % value, field=where
+            ) from None
+        if network.network_address != ipaddress.ip_interface(value).ip and "/" in value:
+            raise error("'%s' has host bits set: did you mean '%s'?" % (value, network.with_prefixlen), field=where)
+        if network.with_prefixlen not in checked:
+            checked.append(network.with_prefixlen)
+    return checked
 
 
 # ---- one server ----------------------------------------------------------------------------------

@@ -155,3 +155,42 @@ def test_ipv4_servers_keep_the_ipv4_bind(tmp_path):
     render(tmp_path, "inventory/servers.yaml")
     config = (tmp_path / "ubuntu-8gb-hil-1.cfg").read_text()
     assert re.findall(r"^\s+bind (.*)$", config, re.MULTILINE) == ["*:6443", "*:5432", "*:5433", "*:8404"]
+
+
+def backend_section(config, name):
+    match = re.search(rf"^backend {name}\n((?:[ \t]+.*\n?)*)", config, re.MULTILINE)
+    assert match, f"no 'backend {name}' in:\n{config}"
+    return match.group(1)
+
+
+def test_sources_are_the_clients_and_the_admin_networks(tmp_path):
+    """Only the cluster (its servers, K3s's pod network), the client and the admin networks reach the
+    frontends; the admin networks go to the Patroni hosts' admin relay (5533), whose servers follow the
+    checked ones; the stats page is the admin networks' and the host's."""
+    render(
+        tmp_path,
+        "inventory/servers.yaml",
+        '{"gardenos_cluster_client_networks": ["203.0.113.0/24"], "gardenos_cluster_admin_networks": ["2001:db8:a::/48"]}',
+    )
+    config = (tmp_path / "ubuntu-8gb-hil-1.cfg").read_text()
+    haproxy_check(tmp_path / "ubuntu-8gb-hil-1.cfg")
+    clients = "10.42.0.0/16 192.0.2.11/32 198.51.100.21/32 198.51.100.22/32 203.0.113.0/24"
+    for name, admin_backend in (
+        ("postgres_primary", "postgres_primary_admin"),
+        ("postgres_replicas", "postgres_replicas_admin"),
+    ):
+        section = listen_section(config, name)
+        assert f"acl client_network src {clients}\n" in section
+        assert "acl admin_network src 2001:db8:a::/48\n" in section
+        assert "tcp-request connection reject unless client_network or admin_network\n" in section
+        assert f"use_backend {admin_backend} if admin_network\n" in section
+        assert re.findall(r"server (\S+) (\S+) track (\S+)", backend_section(config, admin_backend)) == [
+            ("ubuntu-8gb-ash-1", "198.51.100.21:5533", f"{name}/ubuntu-8gb-ash-1"),
+            ("ubuntu-8gb-ash-2", "198.51.100.22:5533", f"{name}/ubuntu-8gb-ash-2"),
+            ("ubuntu-8gb-hil-1", "192.0.2.11:5533", f"{name}/ubuntu-8gb-hil-1"),
+        ]
+    assert "use_backend" not in listen_section(config, "k3s_api")
+    assert "reject unless client_network or admin_network" in listen_section(config, "k3s_api")
+    stats = listen_section(config, "stats")
+    assert "acl admin_network src 127.0.0.1/32 192.0.2.11/32 ::1/128 2001:db8:a::/48\n" in stats
+    assert "tcp-request connection reject unless admin_network\n" in stats

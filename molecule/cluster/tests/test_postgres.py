@@ -105,16 +105,19 @@ def test_every_replica_reads_its_own_timeline():
 
 
 def test_haproxy_5432_reaches_the_primary_from_every_haproxy_host():
-    """psql to each HAProxy's address of servers.yaml (IPv6 here) reaches the primary, and HAProxy
-    reached it over that family too: PostgreSQL sees HAProxy's host address as the client and
-    answers on the leader's own address."""
-    primary = ip(leader())
+    """psql as the superuser to each HAProxy's address of servers.yaml (IPv6 here) reaches the primary. The
+    scenario's hosts are in its admin networks: HAProxy sends them through the leader's admin relay, so
+    PostgreSQL sees its own loopback address, the only network address its superuser may log in from
+    (test_exposure.py: the other clients, and what PostgreSQL sees of them)."""
     for name in NAMES:
         result = psql(
-            name, "select pg_is_in_recovery(), inet_client_addr(), inet_server_addr()", host=ip(name), port=5432
+            name,
+            "select pg_is_in_recovery(), inet_client_addr(), trim(pg_read_file('/etc/hostname'), E'\\n')",
+            host=ip(name),
+            port=5432,
         )
         assert result.rc == 0, (name, result.stderr)
-        assert result.stdout.strip().split("|") == ["f", ip(name), primary], name
+        assert result.stdout.strip().split("|") == ["f", "127.0.0.1", leader()], name
 
 
 def test_haproxy_5433_reaches_a_replica():

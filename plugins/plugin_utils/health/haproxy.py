@@ -21,6 +21,9 @@ from ansible_collections.gardenos.cluster.plugins.plugin_utils.health.common imp
 )
 from ansible_collections.gardenos.cluster.plugins.plugin_utils.health.services import service_checks
 
+# The suffix of the backends that send the admin networks to the Patroni hosts' admin relay.
+ADMIN_SUFFIX = "_admin"
+
 
 class Peers:
     """What the backends are checked against: Patroni's leader and hosts, the K3s nodes."""
@@ -162,10 +165,12 @@ def _backend_check(host, proxy, backend, rows, peers):
     """A backend, from its rows in 'show stat': UP, with every server up (the replicas' backend: but the
     leader); the PostgreSQL primary's: see _primary_check."""
     servers = [row for row in rows if row.get("svname") not in ("FRONTEND", "BACKEND")]
+    # The admin networks' backends (<proxy>_admin, to the admin relay) follow their proxy's servers.
+    kind = proxy[: -len(ADMIN_SUFFIX)] if proxy.endswith(ADMIN_SUFFIX) else proxy
     listing = "; servers: %s" % ", ".join(_server_text(row) for row in servers) if servers else ""
     name = "backend %s on %s" % (proxy, host)
     saw = "%s%s" % (backend.get("status"), listing)
-    if proxy == "postgres_primary":
+    if kind == "postgres_primary":
         return _primary_check(host, name, saw, [row.get("svname") for row in servers if _server_up(row)], peers)
     if not (backend.get("status") or "").startswith("UP"):
         return check(
@@ -176,7 +181,7 @@ def _backend_check(host, proxy, backend, rows, peers):
             "no server of %s is up: see the checks of its servers (etcd, Patroni, K3s)" % proxy,
         )
     down = [row.get("svname") for row in servers if not _server_up(row)]
-    if proxy == "postgres_replicas" and peers.patroni_leader:
+    if kind == "postgres_replicas" and peers.patroni_leader:
         # The leader is no replica: its DOWN is expected.
         down = [server for server in down if server != peers.patroni_leader]
     if down:

@@ -3,7 +3,9 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The security checks of the health report: each etcd member refuses a client without a certificate
-(ansible.builtin.uri on its client URL, without one), etcd refuses Patroni's user on K3s's keys (a read of
+(ansible.builtin.uri on its client URL, without one), each Patroni REST API refuses plain HTTP, HAProxy
+refuses a client from outside servers.yaml's networks (refused_source_probe.py from the loopback address),
+etcd refuses Patroni's user on K3s's keys (a read of
 /registry/ with Patroni's certificate and credentials), each HAProxy stats page refuses anonymous requests,
 K3s encrypts Secrets at rest (``k3s secrets-encrypt status`` on a server)."""
 
@@ -60,7 +62,9 @@ def security_checks(obs):
     checks = _etcd_no_cert_checks(obs)
     if obs.group("etcd") and obs.group("patroni"):
         checks.append(_patroni_confined_check(obs))
+    checks.extend(_patroni_plain_http_check(obs, host) for host in obs.group("patroni"))
     checks.extend(_stats_anonymous_check(obs, host) for host in obs.group("haproxy"))
+    checks.extend(_refused_source_check(obs, host) for host in obs.group("haproxy"))
     if obs.group("k3s_server"):
         checks.append(_secrets_encryption_check(obs))
     if not checks:
@@ -115,6 +119,72 @@ def _unasked(name, group):
         "fail",
         "not checked: no %s host was reachable to ask from" % group,
         "make a %s host reachable over SSH (see the hosts checks)" % group,
+    )
+
+
+def _patroni_plain_http_check(obs, host):
+    """ "Patroni's REST API on <host> refuses plain HTTP": a GET over HTTP gets no HTTP answer."""
+    name = "Patroni's REST API on %s refuses plain HTTP" % host
+    seen = obs.host(host).get("patroni_plain_http")
+    if not isinstance(seen, dict):
+        return check("security", name, "fail", "not checked: %s" % obs.why_missing(host), fix_reach(host))
+    code = as_int(seen.get("status"), -1)
+    url = seen.get("url") or "the REST API"
+    error = short_error(seen.get("msg", ""))
+    if code > 0:
+        return check(
+            "security",
+            name,
+            "fail",
+            "%s answered HTTP %d over plain HTTP" % (url, code),
+            "run site.yml: it serves the REST API over HTTPS with the member's certificate",
+        )
+    if any(marker in error.lower() for marker in NO_ANSWER):
+        return check(
+            "security",
+            name,
+            "warn",
+            "not verified: %s did not answer: %s" % (url, error),
+            "see the Patroni checks of %s, then run the report again" % host,
+        )
+    return check("security", name, "pass", "%s gave plain HTTP no answer: %s" % (url, error or "closed"))
+
+
+def _refused_source_check(obs, host):
+    """ "HAProxy on <host> refuses a client from outside the allowed networks", from the probe's outcome."""
+    name = "HAProxy on %s refuses a client from outside the allowed networks" % host
+    facts = obs.host(host)
+    if "haproxy_refused_source" not in facts:
+        return check("security", name, "fail", "not checked: %s" % obs.why_missing(host), fix_reach(host))
+    seen = as_dict(facts.get("haproxy_refused_source"))
+    if not seen:
+        return check("security", name, "skip", "no PostgreSQL frontend on %s" % host)
+    where = "%s from %s" % (seen.get("target", "the PostgreSQL frontend"), seen.get("source", "the loopback address"))
+    detail = short_error(seen.get("detail", ""))
+    if boolean(facts.get("haproxy_refused_source_allowed"), strict=False):
+        return check(
+            "security",
+            name,
+            "skip",
+            "not checked: servers.yaml's networks hold %s, the address the report asks from" % seen.get("source"),
+        )
+    outcome = seen.get("outcome")
+    if outcome == "closed":
+        return check("security", name, "pass", "%s: %s" % (where, detail))
+    if outcome == "answered":
+        return check(
+            "security",
+            name,
+            "fail",
+            "%s was let through: %s" % (where, detail),
+            "run site.yml: haproxy.cfg refuses sources outside cluster.client_networks and cluster.admin_networks",
+        )
+    return check(
+        "security",
+        name,
+        "warn",
+        "not verified: %s: %s %s" % (where, outcome, detail),
+        "see the HAProxy checks of %s, then run the report again" % host,
     )
 
 

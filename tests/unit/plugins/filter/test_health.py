@@ -226,11 +226,14 @@ def lab():
             "patroni_runner": "lab-1",
             "patroni_check": patroni(),
             "etcd_patroni_registry": patroni_on_registry(),
+            "patroni_plain_http": plain_http(host),
         }
     hosts["lab-1"].update(
         haproxy_info={"changed": False, "info": {"Version": "2.6.12"}, "stats": copy.deepcopy(STATS)},
         haproxy_stats_anonymous={"status": 401, "msg": "OK (unknown bytes)", "url": "http://10.77.0.11:8404/stats"},
         haproxy_stats_auth={"status": 200, "msg": "OK (unknown bytes)"},
+        haproxy_refused_source=refused_source(),
+        haproxy_refused_source_allowed=False,
     )
     return {
         "cluster": "gardenos-lab",
@@ -255,6 +258,29 @@ def patroni_on_registry(**change):
         "status": 403,
         "error": "etcdserver: permission denied",
         "auth_wanted": True,
+    }
+    seen.update(change)
+    return seen
+
+
+def plain_http(host, **change):
+    """What a member's REST API (HTTPS) gave a plain HTTP request: no answer (Patroni closes the connection)."""
+    seen = {
+        "url": f"http://{IPS[host]}:8008/health",
+        "status": -1,
+        "msg": "Status code was -1 and not [200]: Connection failure: Remote end closed connection without response",
+    }
+    seen.update(change)
+    return seen
+
+
+def refused_source(**change):
+    """What refused_source_probe.py saw on an HAProxy host: the frontend closed the connection."""
+    seen = {
+        "outcome": "closed",
+        "detail": "the connection was closed without an answer",
+        "source": "127.0.0.1",
+        "target": "127.0.0.1:5432",
     }
     seen.update(change)
     return seen
@@ -414,7 +440,11 @@ def test_without_a_reachable_etcd_host_nothing_passes():
     checks = [check for check in run(observations) if check["group"] in ("etcd", "security")]
     failing = [check for check in checks if "certificate /" not in check["name"] and "service" not in check["name"]]
     # Patroni's hosts read etcd as Patroni (not over SSH to etcd's): their check stands.
-    failing = [check for check in failing if "HAProxy" not in check["name"] and check["name"] != CONFINED]
+    failing = [
+        check
+        for check in failing
+        if "HAProxy" not in check["name"] and "Patroni's REST API" not in check["name"] and check["name"] != CONFINED
+    ]
     assert failing
     assert all(check["status"] == "fail" for check in failing)
     assert all("not checked" in check["saw"] for check in failing)
@@ -852,6 +882,60 @@ def test_patroni_reading_registry_or_unchecked_does_not_pass(change, status, saw
     assert saw in check["saw"]
 
 
+PLAIN_HTTP = "Patroni's REST API on lab-2 refuses plain HTTP"
+REFUSED_SOURCE = "HAProxy on lab-1 refuses a client from outside the allowed networks"
+
+
+def test_the_healthy_lab_shows_both_refusals():
+    checks = by_name(run(lab()))
+    assert checks[PLAIN_HTTP]["status"] == "pass"
+    assert "no answer" in checks[PLAIN_HTTP]["saw"]
+    assert checks[REFUSED_SOURCE]["status"] == "pass"
+    assert "127.0.0.1:5432 from 127.0.0.1" in checks[REFUSED_SOURCE]["saw"]
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "saw"),
+    [
+        ({"status": 200, "msg": "OK (2 bytes)"}, "fail", "answered HTTP 200 over plain HTTP"),
+        ({"msg": "Status code was -1: Connection failure: [Errno 111] Connection refused"}, "warn", "did not answer"),
+        (None, "fail", "not checked"),
+    ],
+)
+def test_patroni_plain_http_answered_or_unchecked_does_not_pass(change, status, saw):
+    observations = lab()
+    if change is None:
+        del observations["hosts"]["lab-2"]["patroni_plain_http"]
+    else:
+        observations["hosts"]["lab-2"]["patroni_plain_http"] = plain_http("lab-2", **change)
+    check = by_name(run(observations))[PLAIN_HTTP]
+    assert check["status"] == status
+    assert saw in check["saw"]
+
+
+@pytest.mark.parametrize(
+    ("seen", "allowed", "status", "saw"),
+    [
+        (refused_source(outcome="answered", detail="PostgreSQL answered 'N'"), False, "fail", "was let through"),
+        (refused_source(outcome="timeout", detail="no answer in 5 s"), False, "warn", "not verified"),
+        (refused_source(outcome="answered"), True, "skip", "networks hold 127.0.0.1"),
+        ({}, False, "skip", "no PostgreSQL frontend"),
+    ],
+)
+def test_a_source_let_through_fails_and_what_cannot_be_shown_is_said(seen, allowed, status, saw):
+    observations = lab()
+    observations["hosts"]["lab-1"].update(haproxy_refused_source=seen, haproxy_refused_source_allowed=allowed)
+    check = by_name(run(observations))[REFUSED_SOURCE]
+    assert check["status"] == status
+    assert saw in check["saw"]
+
+
+def test_a_refused_source_never_asked_fails():
+    observations = lab()
+    del observations["hosts"]["lab-1"]["haproxy_refused_source"]
+    assert by_name(run(observations))[REFUSED_SOURCE]["status"] == "fail"
+
+
 # -- K3s ---------------------------------------------------------------------------------------
 
 
@@ -1064,7 +1148,7 @@ def test_text_report_lines():
     assert lines[index + 1].startswith("  fix: on lab-2: systemctl status etcd")
     assert "PASS  hosts  lab-1 reachable \u2014 saw: 10.77.0.11 answered Ansible's ping (pong)" in lines
     assert "SKIP  k3s  nodes Ready \u2014 saw: no k3s_server hosts in the inventory" in lines
-    assert lines[-1] == "score: 43 passed, 2 warnings, 2 failed, 4 skipped (of 51)"
+    assert lines[-1] == "score: 47 passed, 2 warnings, 2 failed, 4 skipped (of 55)"
 
 
 def test_score_line_without_skips():

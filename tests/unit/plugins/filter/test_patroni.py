@@ -174,6 +174,20 @@ def test_pg_hba_lets_in_members_for_replication_and_clients_only_from_the_list()
     assert len(hba) == len(set(hba))
 
 
+def test_pg_hba_superuser_local_only_refuses_it_from_every_other_address():
+    """The superuser logs in over the socket and 127.0.0.1 (the admin relay) only: refused from the members and
+    the clients before any line could let it in, while the other users keep their lines."""
+    hba = patroni_config({**SETTINGS, "superuser_local_only": True}, MEMBER)["postgresql"]["pg_hba"]
+    reject = hba.index("host all postgres all reject")
+    assert hba.index("host all all 127.0.0.1/32 scram-sha-256") < reject
+    assert not any(line.startswith("host all postgres ") for line in hba if line != "host all postgres all reject")
+    assert all(hba.index(line) > reject for line in hba if line.startswith("host all all ") and "127.0.0.1" not in line)
+    for address in SETTINGS["member_addresses"]:
+        assert f"host replication standby {address}/32 scram-sha-256" in hba
+    # without the setting (Spilo's pods), the members' superuser lines stay
+    assert "host all postgres all reject" not in patroni_config(SETTINGS, MEMBER)["postgresql"]["pg_hba"]
+
+
 def test_cluster_part_without_a_member_is_the_same_definition():
     whole = patroni_config(SETTINGS, MEMBER)
     shared = patroni_config(SETTINGS)

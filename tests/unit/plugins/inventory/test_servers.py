@@ -154,6 +154,31 @@ def test_cluster_defaults(parse):
     assert all_vars["gardenos_cluster_name"] == "gardenos"
     assert "gardenos_cluster_domain" not in all_vars
     assert all_vars["gardenos_versions"] == {}
+    # absent networks leave the wiring role's defaults in force
+    assert "gardenos_cluster_client_networks" not in all_vars
+    assert "gardenos_cluster_admin_networks" not in all_vars
+
+
+def test_networks_are_stored_as_cidrs(parse):
+    all_vars = (
+        parse("""
+        cluster:
+          client_networks: [203.0.113.0/24, 192.0.2.7, "2001:DB8::/32", 203.0.113.0/24]
+          admin_networks: ["2001:db8:0:0::9", 198.51.100.0/28]
+          # an empty list is kept: nobody besides the cluster's own
+        servers:
+          solo: {ip: 192.0.2.1, region: hil}
+    """)
+        .groups["all"]
+        .get_vars()
+    )
+    assert all_vars["gardenos_cluster_client_networks"] == ["203.0.113.0/24", "192.0.2.7/32", "2001:db8::/32"]
+    assert all_vars["gardenos_cluster_admin_networks"] == ["2001:db8::9/128", "198.51.100.0/28"]
+
+
+def test_empty_admin_networks_are_kept(parse):
+    all_vars = parse("cluster: {admin_networks: []}\nservers:\n  solo: {ip: 192.0.2.1, region: hil}\n").groups["all"]
+    assert all_vars.get_vars()["gardenos_cluster_admin_networks"] == []
 
 
 def test_compose_may_override_ansible_host_and_connection(parse):
@@ -646,8 +671,28 @@ ERRORS = [
     ),
     pytest.param(
         "cluster: {nmae: x}\nservers:\n  node-1: {ip: 192.0.2.1, region: hil}\n",
-        [r": field 'cluster.nmae': unknown key; did you mean 'name'\? \(allowed: name, domain, versions\)"],
+        [r": field 'cluster.nmae': unknown key; did you mean 'name'\? \(allowed: name, domain, versions, client_"],
         id="cluster-unknown-key",
+    ),
+    pytest.param(
+        "cluster: {client_networks: 10.0.0.0/8}\nservers:\n  node-1: {ip: 192.0.2.1, region: hil}\n",
+        [r": field 'cluster.client_networks': must be a list of networks \(CIDRs such as 10.0.0.0/24\) or addr"],
+        id="client-networks-not-list",
+    ),
+    pytest.param(
+        "cluster: {admin_networks: [10.0.0.0/8, 10.0.0.5/24]}\nservers:\n  node-1: {ip: 192.0.2.1, region: hil}\n",
+        [r": field 'cluster.admin_networks\[1\]': '10.0.0.5/24' has host bits set: did you mean '10.0.0.0/24'\?"],
+        id="admin-networks-host-bits",
+    ),
+    pytest.param(
+        "cluster: {client_networks: [office]}\nservers:\n  node-1: {ip: 192.0.2.1, region: hil}\n",
+        [r": field 'cluster.client_networks\[0\]': 'office' is not an IP network"],
+        id="client-networks-not-network",
+    ),
+    pytest.param(
+        "cluster: {client_networks: [24]}\nservers:\n  node-1: {ip: 192.0.2.1, region: hil}\n",
+        [r": field 'cluster.client_networks\[0\]': must be a network \(CIDR\) or an address as a string, got a number"],
+        id="client-networks-number",
     ),
     pytest.param(
         "cluster: [gardenos]\nservers:\n  node-1: {ip: 192.0.2.1, region: hil}\n",
