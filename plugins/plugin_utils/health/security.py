@@ -122,12 +122,17 @@ def _unasked(name, group):
     )
 
 
+def _not_checked(obs, host, name):
+    """The failure of a check of ``host`` whose observation is missing: why, and how to reach the host."""
+    return check("security", name, "fail", "not checked: %s" % obs.why_missing(host), fix_reach(host))
+
+
 def _patroni_plain_http_check(obs, host):
     """ "Patroni's REST API on <host> refuses plain HTTP": a GET over HTTP gets no HTTP answer."""
     name = "Patroni's REST API on %s refuses plain HTTP" % host
     seen = obs.host(host).get("patroni_plain_http")
     if not isinstance(seen, dict):
-        return check("security", name, "fail", "not checked: %s" % obs.why_missing(host), fix_reach(host))
+        return _not_checked(obs, host, name)
     code = as_int(seen.get("status"), -1)
     url = seen.get("url") or "the REST API"
     error = short_error(seen.get("msg", ""))
@@ -155,7 +160,7 @@ def _refused_source_check(obs, host):
     name = "HAProxy on %s refuses a client from outside the allowed networks" % host
     facts = obs.host(host)
     if "haproxy_refused_source" not in facts:
-        return check("security", name, "fail", "not checked: %s" % obs.why_missing(host), fix_reach(host))
+        return _not_checked(obs, host, name)
     seen = as_dict(facts.get("haproxy_refused_source"))
     if not seen:
         return check("security", name, "skip", "no PostgreSQL frontend on %s" % host)
@@ -255,7 +260,7 @@ def _stats_anonymous_check(obs, host):
     name = "HAProxy stats on %s refuse anonymous access" % host
     result = obs.host(host).get("haproxy_stats_anonymous")
     if not isinstance(result, dict):
-        return check("security", name, "fail", "not checked: %s" % obs.why_missing(host), fix_reach(host))
+        return _not_checked(obs, host, name)
     code = as_int(result.get("status"), -1)
     url = result.get("url") or ""
     if code == 401:
