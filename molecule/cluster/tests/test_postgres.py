@@ -140,10 +140,11 @@ def test_a_row_written_through_haproxy_is_read_on_every_replica():
             continue
         deadline = time.monotonic() + 15
         while True:
+            # On the replica itself: the superuser logs in from a member's loopback address only.
             read = psql(
-                NAMES[0],
+                member["name"],
                 f"select count(*) from molecule_rows where token = '{token}'",
-                host=member["host"],
+                host="127.0.0.1",
                 port=PG_PORT,
             )
             if read.rc == 0 and read.stdout.strip() == "1":
