@@ -4,6 +4,7 @@ K3s, on the example servers.yaml (3 K3s servers that also run Patroni, HAProxy o
 The patroni mode also runs for real in molecule `cluster`; the spilo mode needs K3s.
 """
 
+import json
 import os
 import re
 import shutil
@@ -170,7 +171,12 @@ def test_sources_are_the_clients_and_the_admin_networks(tmp_path):
     render(
         tmp_path,
         "inventory/servers.yaml",
-        '{"gardenos_cluster_client_networks": ["203.0.113.0/24"], "gardenos_cluster_admin_networks": ["2001:db8:a::/48"]}',
+        json.dumps(
+            {
+                "gardenos_cluster_client_networks": ["203.0.113.0/24"],
+                "gardenos_cluster_admin_networks": ["2001:db8:a::/48"],
+            }
+        ),
     )
     config = (tmp_path / "ubuntu-8gb-hil-1.cfg").read_text()
     haproxy_check(tmp_path / "ubuntu-8gb-hil-1.cfg")
