@@ -109,6 +109,10 @@ def _get(response, snake, camel, default=None):
 _Unreachable = http_transport.Unreachable
 
 
+# etcd's refusals that pass: a commit that timed out (overload, a slow disk), a leader election, too many requests.
+TRANSIENT_REFUSALS = ("request timed out", "leader changed", "no leader", "too many requests")
+
+
 class EtcdClient(http_transport.RestClient):
     """A client for etcd's JSON gateway with endpoint failover, TLS and user/password auth."""
 
@@ -412,16 +416,25 @@ class EtcdClient(http_transport.RestClient):
         return [normalize_member(m) for m in answer.get("members") or []]
 
     def member_promote_when_ready(self, member_id_hex, wait_timeout, interval=1.0):
-        """Promote a learner, retrying while it is not yet in sync with the leader."""
+        """Promote a learner, retrying while it is not yet in sync with the leader, and through etcd's transient
+        refusals (a commit that timed out, a leader election, an overload) until the deadline. A promotion that
+        timed out may still commit: etcd then calls the member no learner, which is the promotion done."""
         deadline = time.monotonic() + max(0.0, float(wait_timeout))
+        retried_transient = False
         while True:
             try:
                 return self.member_promote(member_id_hex)
             except GardenosClusterError as exc:
-                not_ready = "in sync with leader" in to_text(exc.details.get("etcd_error", "")).lower()
-                if not not_ready:
+                etcd_error = to_text(exc.details.get("etcd_error", "")).lower()
+                not_ready = "in sync with leader" in etcd_error
+                if retried_transient and not not_ready and "can only promote a learner member" in etcd_error:
+                    return self.member_list()
+                transient = any(marker in etcd_error for marker in TRANSIENT_REFUSALS)
+                if not (not_ready or transient):
                     raise
                 if time.monotonic() + interval > deadline:
+                    if transient:
+                        raise
                     raise GardenosClusterError(
                         "learner %s did not catch up with the leader within %ss, so it cannot be promoted:"
                         " is etcd running on it, started with --initial-cluster-state existing and the"
@@ -430,6 +443,7 @@ class EtcdClient(http_transport.RestClient):
                         member_id=member_id_hex,
                         etcd_error=exc.details.get("etcd_error"),
                     ) from None
+                retried_transient = retried_transient or transient
                 time.sleep(interval)
 
     def status(self, endpoint=None):

@@ -75,6 +75,9 @@ options:
   wait_timeout:
     description:
       - Seconds to wait for a learner to be in sync with the leader before it is promoted.
+      - Within them, a promotion etcd refuses for a passing reason (it did not commit the request in time, a
+        leader election, too many requests) is tried again; one that timed out but committed meanwhile counts as
+        done.
     type: int
     default: 60
 seealso:

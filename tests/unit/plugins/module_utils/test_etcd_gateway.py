@@ -367,6 +367,41 @@ def test_learner_promotion_waits_until_in_sync(monkeypatch):
     assert len(promotes) == 3 and promotes[0]["body"] == {"ID": "255"}
 
 
+def test_learner_promotion_waits_through_a_commit_that_timed_out(monkeypatch):
+    """A promotion etcd did not commit in time is tried again; when that one finds the member a voter already, the
+    first one committed after all: the promotion is done, and the members are read."""
+    fake = FakeEtcd(monkeypatch)
+    monkeypatch.setattr(gw.time, "sleep", lambda s: None)
+    fake.route("http://a:2379/version", VERSION_35)
+    fake.route("http://a:2379/v3/cluster/member/promote", http_error("u", 503, 14, "etcdserver: request timed out"))
+    voter = "etcdserver: can only promote a learner member"
+    fake.route("http://a:2379/v3/cluster/member/promote", http_error("u", 400, 9, voter))
+    fake.route("http://a:2379/v3/cluster/member/list", etcd_answer(members=[{"ID": "255", "name": "e4"}]))
+    members = gw.EtcdClient(["http://a:2379"]).member_promote_when_ready("ff", wait_timeout=30)
+    assert members[0]["id"] == "ff" and members[0]["is_learner"] is False
+    assert [c["url"].rsplit("/", 1)[1] for c in fake.calls if "/member/" in c["url"]] == ["promote", "promote", "list"]
+
+
+def test_a_voter_is_no_promotion_without_an_earlier_timeout(monkeypatch):
+    """Asked to promote a voting member first thing, the refusal stands (nothing of this call committed)."""
+    fake = FakeEtcd(monkeypatch)
+    monkeypatch.setattr(gw.time, "sleep", lambda s: None)
+    fake.route("http://a:2379/version", VERSION_35)
+    voter = "etcdserver: can only promote a learner member"
+    fake.route("http://a:2379/v3/cluster/member/promote", http_error("u", 400, 9, voter))
+    with pytest.raises(GardenosClusterError, match="voting member already"):
+        gw.EtcdClient(["http://a:2379"]).member_promote_when_ready("ff", wait_timeout=30)
+
+
+def test_learner_promotion_gives_up_on_timeouts_at_the_deadline(monkeypatch):
+    fake = FakeEtcd(monkeypatch)
+    monkeypatch.setattr(gw.time, "sleep", lambda s: None)
+    fake.route("http://a:2379/version", VERSION_35)
+    fake.route("http://a:2379/v3/cluster/member/promote", http_error("u", 503, 14, "etcdserver: request timed out"))
+    with pytest.raises(GardenosClusterError, match="did not commit the request in time"):
+        gw.EtcdClient(["http://a:2379"]).member_promote_when_ready("ff", wait_timeout=0)
+
+
 def test_learner_promotion_gives_up(monkeypatch):
     fake = FakeEtcd(monkeypatch)
     monkeypatch.setattr(gw.time, "sleep", lambda s: None)
