@@ -166,7 +166,7 @@ def _backend_check(host, proxy, backend, rows, peers):
     leader); the PostgreSQL primary's: see _primary_check."""
     servers = [row for row in rows if row.get("svname") not in ("FRONTEND", "BACKEND")]
     # The admin networks' backends (<proxy>_admin, to the admin relay) follow their proxy's servers.
-    kind = proxy[: -len(ADMIN_SUFFIX)] if proxy.endswith(ADMIN_SUFFIX) else proxy
+    kind = proxy.removesuffix(ADMIN_SUFFIX)
     listing = "; servers: %s" % ", ".join(_server_text(row) for row in servers) if servers else ""
     name = "backend %s on %s" % (proxy, host)
     saw = "%s%s" % (backend.get("status"), listing)

@@ -353,15 +353,29 @@ def test_certificate_errors_are_explained(monkeypatch):
         gw.EtcdClient(["https://a:2379"]).status()
 
 
-def test_learner_promotion_waits_until_in_sync(monkeypatch):
+NOT_IN_SYNC = "etcdserver: can only promote a learner member which is in sync with leader"
+ALREADY_VOTER = "etcdserver: can only promote a learner member"
+COMMIT_TIMED_OUT = "etcdserver: request timed out"
+
+
+def promotion(monkeypatch, *answers):
+    """A client on one etcd 3.5 whose promote calls get ``answers`` in turn (retries do not sleep); the fake."""
     fake = FakeEtcd(monkeypatch)
     monkeypatch.setattr(gw.time, "sleep", lambda s: None)
     fake.route("http://a:2379/version", VERSION_35)
-    message = "etcdserver: can only promote a learner member which is in sync with leader"
-    fake.route("http://a:2379/v3/cluster/member/promote", http_error("u", 400, 9, message))
-    fake.route("http://a:2379/v3/cluster/member/promote", http_error("u", 400, 9, message))
-    fake.route("http://a:2379/v3/cluster/member/promote", etcd_answer(members=[{"ID": "255", "name": "e4"}]))
-    members = gw.EtcdClient(["http://a:2379"]).member_promote_when_ready("ff", wait_timeout=30)
+    for answer in answers:
+        fake.route("http://a:2379/v3/cluster/member/promote", answer)
+    return gw.EtcdClient(["http://a:2379"]), fake
+
+
+def test_learner_promotion_waits_until_in_sync(monkeypatch):
+    client, fake = promotion(
+        monkeypatch,
+        http_error("u", 400, 9, NOT_IN_SYNC),
+        http_error("u", 400, 9, NOT_IN_SYNC),
+        etcd_answer(members=[{"ID": "255", "name": "e4"}]),
+    )
+    members = client.member_promote_when_ready("ff", wait_timeout=30)
     assert members[0]["id"] == "ff" and members[0]["is_learner"] is False
     promotes = [c for c in fake.calls if c["url"].endswith("/promote")]
     assert len(promotes) == 3 and promotes[0]["body"] == {"ID": "255"}
@@ -370,46 +384,32 @@ def test_learner_promotion_waits_until_in_sync(monkeypatch):
 def test_learner_promotion_waits_through_a_commit_that_timed_out(monkeypatch):
     """A promotion etcd did not commit in time is tried again; when that one finds the member a voter already, the
     first one committed after all: the promotion is done, and the members are read."""
-    fake = FakeEtcd(monkeypatch)
-    monkeypatch.setattr(gw.time, "sleep", lambda s: None)
-    fake.route("http://a:2379/version", VERSION_35)
-    fake.route("http://a:2379/v3/cluster/member/promote", http_error("u", 503, 14, "etcdserver: request timed out"))
-    voter = "etcdserver: can only promote a learner member"
-    fake.route("http://a:2379/v3/cluster/member/promote", http_error("u", 400, 9, voter))
+    client, fake = promotion(
+        monkeypatch, http_error("u", 503, 14, COMMIT_TIMED_OUT), http_error("u", 400, 9, ALREADY_VOTER)
+    )
     fake.route("http://a:2379/v3/cluster/member/list", etcd_answer(members=[{"ID": "255", "name": "e4"}]))
-    members = gw.EtcdClient(["http://a:2379"]).member_promote_when_ready("ff", wait_timeout=30)
+    members = client.member_promote_when_ready("ff", wait_timeout=30)
     assert members[0]["id"] == "ff" and members[0]["is_learner"] is False
     assert [c["url"].rsplit("/", 1)[1] for c in fake.calls if "/member/" in c["url"]] == ["promote", "promote", "list"]
 
 
 def test_a_voter_is_no_promotion_without_an_earlier_timeout(monkeypatch):
     """Asked to promote a voting member first thing, the refusal stands (nothing of this call committed)."""
-    fake = FakeEtcd(monkeypatch)
-    monkeypatch.setattr(gw.time, "sleep", lambda s: None)
-    fake.route("http://a:2379/version", VERSION_35)
-    voter = "etcdserver: can only promote a learner member"
-    fake.route("http://a:2379/v3/cluster/member/promote", http_error("u", 400, 9, voter))
+    client, _fake = promotion(monkeypatch, http_error("u", 400, 9, ALREADY_VOTER))
     with pytest.raises(GardenosClusterError, match="voting member already"):
-        gw.EtcdClient(["http://a:2379"]).member_promote_when_ready("ff", wait_timeout=30)
+        client.member_promote_when_ready("ff", wait_timeout=30)
 
 
 def test_learner_promotion_gives_up_on_timeouts_at_the_deadline(monkeypatch):
-    fake = FakeEtcd(monkeypatch)
-    monkeypatch.setattr(gw.time, "sleep", lambda s: None)
-    fake.route("http://a:2379/version", VERSION_35)
-    fake.route("http://a:2379/v3/cluster/member/promote", http_error("u", 503, 14, "etcdserver: request timed out"))
+    client, _fake = promotion(monkeypatch, http_error("u", 503, 14, COMMIT_TIMED_OUT))
     with pytest.raises(GardenosClusterError, match="did not commit the request in time"):
-        gw.EtcdClient(["http://a:2379"]).member_promote_when_ready("ff", wait_timeout=0)
+        client.member_promote_when_ready("ff", wait_timeout=0)
 
 
 def test_learner_promotion_gives_up(monkeypatch):
-    fake = FakeEtcd(monkeypatch)
-    monkeypatch.setattr(gw.time, "sleep", lambda s: None)
-    fake.route("http://a:2379/version", VERSION_35)
-    message = "etcdserver: can only promote a learner member which is in sync with leader"
-    fake.route("http://a:2379/v3/cluster/member/promote", http_error("u", 400, 9, message))
+    client, _fake = promotion(monkeypatch, http_error("u", 400, 9, NOT_IN_SYNC))
     with pytest.raises(GardenosClusterError, match="did not catch up"):
-        gw.EtcdClient(["http://a:2379"]).member_promote_when_ready("ff", wait_timeout=0)
+        client.member_promote_when_ready("ff", wait_timeout=0)
 
 
 def test_scan_keys_pages_at_one_revision(monkeypatch):
