@@ -20,7 +20,17 @@ export PY_COLORS ?= 0
 
 # `$(call timed,<command>)` runs the command and prints how long the target took. The subshell
 # makes a failure anywhere in an `a && b` command fail the recipe (bare, `-e` ignores it).
-timed = t0=$$SECONDS; ( $(1) ); echo "::: $@ took $$((SECONDS - t0))s"
+# The output is also kept in $(TEST_LOGS)/<target>.log, and a failed target leaves
+# <target>.failed there: `make test` ends with the errors of each failed target, which two jobs
+# side by side would otherwise bury far above the end of the output (all that CI shows).
+TEST_LOGS := .cache/test-logs
+timed = mkdir -p $(TEST_LOGS); rm -f $(TEST_LOGS)/$@.failed; t0=$$SECONDS; \
+  ( $(1) ) 2>&1 | tee $(TEST_LOGS)/$@.log \
+    || { touch $(TEST_LOGS)/$@.failed; echo "::: $@ FAILED after $$((SECONDS - t0))s"; exit 1; }; \
+  echo "::: $@ took $$((SECONDS - t0))s"
+# The drivers' create and destroy playbooks hide their tasks' results by default, a failure's
+# reason included; those playbooks handle no secret of the project.
+export MOLECULE_NO_LOG ?= false
 
 MOLECULE_SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
@@ -187,7 +197,9 @@ molecule: $(MOLECULE_TARGETS)
 TEST_JOBS ?= 2
 PARALLEL_TESTS := molecule-cluster $(filter-out molecule-cluster,$(MOLECULE_TARGETS)) integration sanity ansible-lint unit
 test: deps ruff changelog-lint timing molecule-prepare $(OLDEST_VENV)/.installed $(SANITY_VENV)/.installed
-	$(MAKE) --no-print-directory -j$(TEST_JOBS) DEPS= MOLECULE_PREREQUISITES= $(PARALLEL_TESTS)
+	@rm -f $(TEST_LOGS)/*.failed
+	$(MAKE) --no-print-directory -j$(TEST_JOBS) DEPS= MOLECULE_PREREQUISITES= $(PARALLEL_TESTS) \
+	  || { tools/test-failures.sh $(TEST_LOGS); exit 1; }
 
 clean: lab-down
 	rm -rf $(VENV) $(SANITY_VENV) $(OLDEST_VENV) .collections .pytest_cache .ruff_cache
