@@ -44,7 +44,7 @@ ExecStartPre=/usr/sbin/sshd -t
 UNIT
 install -d -m 0700 "$rootfs/root/.ssh"
 # Pre-baked services start only when a role has configured them.
-for unit in etcd.service haproxy.service postgresql.service; do
+for unit in etcd.service haproxy.service keepalived.service postgresql.service; do
   rm -f "$rootfs"/etc/systemd/system/multi-user.target.wants/$unit
 done
 # And disabled for real: with etcd-server's etcd2.service alias left behind, `systemctl

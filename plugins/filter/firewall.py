@@ -17,7 +17,9 @@ TABLE = "inet gardenos"
 CHAIN = "input"
 # The named sets of that table a rule may allow, each of an IPv4 and an IPv6 half (<name>4, <name>6).
 SETS = ("cluster", "clients", "operators", "admin", "haproxy")
-_PROTOCOLS = ("tcp", "udp")
+_PORT_PROTOCOLS = ("tcp", "udp")
+# protocols without ports, by their IP protocol number (nftables' meta l4proto)
+_PORTLESS_PROTOCOLS = {"vrrp": 112}
 
 
 def networks(values, version=None):
@@ -40,31 +42,48 @@ def networks(values, version=None):
 
 def nft_port_rules(rules, owner):
     """The nftables rules of one role's ports: for each rule ({ports, allow, protocol=tcp}), traffic to its
-    ports from outside the set ``allow`` (of the table's SETS) is dropped, IPv4 and IPv6 alike."""
+    ports from outside the set ``allow`` (of the table's SETS) is dropped, IPv4 and IPv6 alike. A rule of a
+    protocol without ports (vrrp) has no ``ports``: all its traffic from outside the set is dropped."""
     lines = []
     for rule in rules or []:
-        if not isinstance(rule, dict) or not rule.get("ports") or rule.get("allow") not in SETS:
+        protocol = rule.get("protocol", "tcp") if isinstance(rule, dict) else None
+        if protocol in _PORTLESS_PROTOCOLS:
+            match = "meta l4proto %d" % _PORTLESS_PROTOCOLS[protocol]
+            if "ports" in rule:
+                raise AnsibleFilterError("nft_port_rules: %s: %s has no ports, got %r" % (owner, protocol, rule))
+        else:
+            match = "%s dport { %s }" % (protocol, ", ".join(str(port) for port in _ports(rule, owner)))
+        if rule.get("allow") not in SETS:
             raise AnsibleFilterError(
-                "nft_port_rules: %s: a rule needs 'ports' and 'allow' (one of %s), got %r"
-                % (owner, ", ".join(SETS), rule)
+                "nft_port_rules: %s: a rule needs 'allow' (one of %s), got %r" % (owner, ", ".join(SETS), rule)
             )
-        protocol = rule.get("protocol", "tcp")
-        if protocol not in _PROTOCOLS:
-            raise AnsibleFilterError("nft_port_rules: %s: protocol must be tcp or udp, got %r" % (owner, protocol))
-        try:
-            ports = sorted({int(port) for port in rule["ports"]})
-        except (TypeError, ValueError):
-            raise AnsibleFilterError(
-                "nft_port_rules: %s: ports must be numbers, got %r" % (owner, rule["ports"])
-            ) from None
-        if not all(0 < port < 65536 for port in ports):
-            raise AnsibleFilterError("nft_port_rules: %s: a port is out of 1-65535: %r" % (owner, ports))
-        for family, match in ((4, "ip"), (6, "ip6")):
+        for family, address in ((4, "ip"), (6, "ip6")):
             lines.append(
-                'add rule %s %s %s dport { %s } %s saddr != @%s%d drop comment "%s"'
-                % (TABLE, CHAIN, protocol, ", ".join(str(port) for port in ports), match, rule["allow"], family, owner)
+                'add rule %s %s %s %s saddr != @%s%d drop comment "%s"'
+                % (TABLE, CHAIN, match, address, rule["allow"], family, owner)
             )
     return lines
+
+
+def _ports(rule, owner):
+    """A port rule's protocol and ports, checked: sorted, unique, each 1-65535."""
+    if not isinstance(rule, dict) or not rule.get("ports"):
+        raise AnsibleFilterError(
+            "nft_port_rules: %s: a rule needs 'ports' and 'allow' (one of %s), got %r" % (owner, ", ".join(SETS), rule)
+        )
+    protocol = rule.get("protocol", "tcp")
+    if protocol not in _PORT_PROTOCOLS:
+        raise AnsibleFilterError(
+            "nft_port_rules: %s: protocol must be %s, got %r"
+            % (owner, ", ".join(_PORT_PROTOCOLS + tuple(_PORTLESS_PROTOCOLS)), protocol)
+        )
+    try:
+        ports = sorted({int(port) for port in rule["ports"]})
+    except (TypeError, ValueError):
+        raise AnsibleFilterError("nft_port_rules: %s: ports must be numbers, got %r" % (owner, rule["ports"])) from None
+    if not all(0 < port < 65536 for port in ports):
+        raise AnsibleFilterError("nft_port_rules: %s: a port is out of 1-65535: %r" % (owner, ports))
+    return ports
 
 
 class FilterModule(object):

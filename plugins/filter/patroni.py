@@ -27,11 +27,19 @@ from ansible_collections.gardenos.cluster.plugins.module_utils.errors import Gar
 USERS = ("superuser", "replication", "rewind")
 
 # Settings every cluster gets unless the caller says otherwise. Values are Patroni's own names.
+# Timing (README "Failover time"): a lost leader's key expires ttl seconds after its last renewal,
+# at most loop_wait before the loss; Patroni needs loop_wait + 2 x retry_timeout <= ttl. The
+# failsafe mode keeps the primary through an etcd outage while every member still answers it over
+# the REST API. Synchronous replication (non-strict: with no synchronous standby left the primary
+# goes on alone) means a failover loses no acknowledged commit.
 DEFAULT_DCS = {
-    "ttl": 30,
-    "loop_wait": 10,
-    "retry_timeout": 10,
+    "ttl": 20,
+    "loop_wait": 5,
+    "retry_timeout": 5,
     "maximum_lag_on_failover": 1048576,
+    "failsafe_mode": True,
+    "synchronous_mode": True,
+    "synchronous_mode_strict": False,
     "postgresql": {
         "use_pg_rewind": True,
         "use_slots": True,
@@ -215,6 +223,30 @@ def patroni_config(settings, member=None):
     return config
 
 
+def _same(current, desired):
+    """Whether a value Patroni reports equals a desired one: 10 and "10", True and "true" are the same."""
+    if current == desired:
+        return True
+    return not isinstance(current, (dict, list)) and str(current).lower() == str(desired).lower()
+
+
+def patroni_dcs_changes(current, desired):
+    """The JSON merge patch (Patroni's PATCH /config) that gives a running cluster's dynamic configuration
+    ``current`` the settings of ``desired`` (the bootstrap.dcs of patroni_config): the desired keys whose
+    values differ, mappings compared key by key; {} when nothing differs. Keys only ``current`` has are kept."""
+    if not isinstance(current, dict) or not isinstance(desired, dict):
+        raise AnsibleFilterError("patroni_dcs_changes: expects two mappings, got %r and %r" % (current, desired))
+    patch = {}
+    for key, value in desired.items():
+        if isinstance(value, dict) and isinstance(current.get(key), dict):
+            nested = patroni_dcs_changes(current[key], value)
+            if nested:
+                patch[key] = nested
+        elif key not in current or not _same(current[key], value):
+            patch[key] = copy.deepcopy(value)
+    return patch
+
+
 def patroni_environment(passwords, etcd_protocol="https"):
     """Patroni's environment with the passwords (PATRONI_<USER>_PASSWORD, PATRONI_RESTAPI_PASSWORD,
     and PATRONI_ETCD3_PASSWORD, its etcd user's, when given).
@@ -242,5 +274,6 @@ class FilterModule:
     def filters(self):
         return {
             "patroni_config": patroni_config,
+            "patroni_dcs_changes": patroni_dcs_changes,
             "patroni_environment": patroni_environment,
         }

@@ -91,6 +91,17 @@ options:
           - When absent, none; the superuser then logs in on the PostgreSQL hosts only.
         type: list
         elements: string
+      vip:
+        description:
+          - The cluster's virtual IP address, the one address of its front door (PostgreSQL, the K3s API), set as
+            C(gardenos_cluster_vip). keepalived holds it on one HAProxy server at a time and moves it to another
+            within seconds when that server or its HAProxy fails (README "No single point of failure").
+          - An IPv4 or IPv6 address of the HAProxy servers' family that no server has, or a mapping with
+            C(address) and C(interface), the network interface to hold it on (set as
+            C(gardenos_cluster_vip_interface); default the interface of the server's own address).
+          - Needs at least one server with the service V(haproxy); two or more for no single point of failure.
+          - When absent, clients use the HAProxy servers' own addresses.
+        type: raw
   servers:
     description:
       - The servers, a mapping of server name to the server's settings described below.
@@ -177,6 +188,16 @@ servers:
       ansible_user: admin
 
 ---
+# No single point of failure: two HAProxy servers on one network share the VIP, which clients use.
+cluster:
+  name: gardenos
+  vip: 192.0.2.10
+servers:
+  node-1: {ip: 192.0.2.11, region: hil, role: primary, services: [etcd, haproxy, patroni]}
+  node-2: {ip: 192.0.2.12, region: hil, services: [etcd, haproxy, patroni]}
+  node-3: {ip: 192.0.2.13, region: hil, services: [etcd, patroni]}
+
+---
 # inventory/prod.yml: any name, with the plugin key, and the constructed options.
 plugin: gardenos.cluster.servers
 cluster:
@@ -216,6 +237,7 @@ from ansible_collections.gardenos.cluster.plugins.plugin_utils.servers_fields im
     check_fqdn,
     check_keys,
     check_server,
+    check_vip,
     describe,
 )
 from ansible_collections.gardenos.cluster.plugins.plugin_utils.servers_yaml import (
@@ -332,6 +354,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             owners[entry["address"]] = name
             checked[name] = entry
             check_fqdn(name, cluster.get("domain"), self._error)
+        cluster["vip"] = check_vip(cluster.get("vip"), checked, self._error)
         return cluster, checked
 
     def _warn_about_etcd(self, servers):
@@ -352,10 +375,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
 
     # ---- building the inventory --------------------------------------------------------------
 
-    def _populate(self, cluster, servers):
-        for group in (*SERVICES, "primary"):
-            self.inventory.add_group(group)
-
+    def _set_cluster_vars(self, cluster):
+        """The group vars of `all` from `cluster:`."""
         self.inventory.set_variable("all", "gardenos_cluster_name", cluster.get("name") or "gardenos")
         if cluster.get("domain"):
             self.inventory.set_variable("all", "gardenos_cluster_domain", cluster["domain"])
@@ -364,6 +385,17 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         for key in NETWORK_FIELDS:
             if key in cluster:
                 self.inventory.set_variable("all", "gardenos_cluster_%s" % key, list(cluster[key]))
+        # Absent, the cluster has no VIP: clients use the HAProxy servers' own addresses.
+        if cluster["vip"]:
+            self.inventory.set_variable("all", "gardenos_cluster_vip", cluster["vip"]["address"])
+            if cluster["vip"]["interface"]:
+                self.inventory.set_variable("all", "gardenos_cluster_vip_interface", cluster["vip"]["interface"])
+
+    def _populate(self, cluster, servers):
+        for group in (*SERVICES, "primary"):
+            self.inventory.add_group(group)
+
+        self._set_cluster_vars(cluster)
 
         for name, server in servers.items():
             host = self.inventory.add_host(name)

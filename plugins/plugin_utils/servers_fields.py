@@ -24,7 +24,9 @@ PLUGIN_NAME = "gardenos.cluster.servers"
 SERVICES = ("etcd", "k3s_server", "k3s_agent", "haproxy", "patroni")
 ROLES = ("primary", "worker")
 SERVER_FIELDS = ("ip", "region", "role", "services", "vars")
-CLUSTER_FIELDS = ("name", "domain", "versions", "client_networks", "admin_networks")
+CLUSTER_FIELDS = ("name", "domain", "versions", "client_networks", "admin_networks", "vip")
+# cluster.vip as a mapping: the address, and optionally the interface keepalived holds it on
+VIP_FIELDS = ("address", "interface")
 # the cluster fields that are lists of networks (addresses or CIDRs)
 NETWORK_FIELDS = ("client_networks", "admin_networks")
 DATA_KEYS = ("cluster", "servers")
@@ -48,11 +50,15 @@ CLUSTER_VARS = {
     "gardenos_versions": "cluster.versions",
     "gardenos_cluster_client_networks": "cluster.client_networks",
     "gardenos_cluster_admin_networks": "cluster.admin_networks",
+    "gardenos_cluster_vip": "cluster.vip",
+    "gardenos_cluster_vip_interface": "cluster.vip.interface",
 }
 
 _HOST_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 _REGION = re.compile(r"[a-z0-9_-]+")
 _BROADCAST = ipaddress.ip_address("255.255.255.255")
+# a Linux interface name: 1 to 15 characters, no '/', ':' or whitespace
+_INTERFACE = re.compile(r"[^/:\s]{1,15}")
 # what describe() calls a value of these types, the first that matches (bool before int, its base class)
 _TYPE_NAMES = (
     (bool, "a boolean"),
@@ -230,6 +236,66 @@ def _check_networks(networks, error, field):
         if network.with_prefixlen not in checked:
             checked.append(network.with_prefixlen)
     return checked
+
+
+def check_vip(vip, servers, error):
+    """cluster.vip, given the checked servers: {} when absent, else its normalised address and interface (or None).
+
+    The address must be free (no server's) and of the HAProxy servers' family: keepalived announces it from their
+    addresses, and VRRP carries one family."""
+    if vip is None:
+        return {}
+    written = vip.get("address") if isinstance(vip, Mapping) else vip
+    field = "cluster.vip.address" if isinstance(vip, Mapping) else "cluster.vip"
+    if isinstance(vip, Mapping):
+        check_keys(vip, VIP_FIELDS, error, field="cluster.vip")
+    if not isinstance(written, str) or not written:
+        raise error(
+            "must be an IPv4 or IPv6 address, or a mapping of 'address' and optionally 'interface', got %s"
+            % describe(written),
+            field=field,
+        )
+    try:
+        address = ipaddress.ip_address(written)
+    except ValueError:
+        raise error("'%s' is not a valid IPv4 or IPv6 address" % written, field=field) from None
+    problem = address_problem(address) or (address.is_loopback and "a loopback address, not reachable by clients")
+    if problem:
+        raise error("%s is %s" % (written, problem), field=field)
+    owner = next((name for name, server in servers.items() if server["address"] == address), None)
+    if owner is not None:
+        raise error(
+            "%s is the address of server '%s': the VIP must be an address of its own" % (written, owner), field=field
+        )
+    proxies = [name for name, server in servers.items() if "haproxy" in server["services"]]
+    if not proxies:
+        raise error(
+            "needs HAProxy: give at least one server (two for no single point of failure) the service 'haproxy'",
+            field=field,
+        )
+    other_family = [name for name in proxies if servers[name]["address"].version != address.version]
+    if other_family:
+        raise error(
+            "%s is an IPv%d address, but the HAProxy server%s %s ha%s IPv%d: the VIP and the addresses of the servers "
+            "that hold it must be of one family"
+            % (
+                written,
+                address.version,
+                "s" if len(other_family) > 1 else "",
+                ", ".join(other_family),
+                "ve" if len(other_family) > 1 else "s",
+                6 if address.version == 4 else 4,
+            ),
+            field=field,
+        )
+    interface = vip.get("interface") if isinstance(vip, Mapping) else None
+    if interface is not None and (not isinstance(interface, str) or not _INTERFACE.fullmatch(interface)):
+        raise error(
+            "must be a network interface name (1 to 15 characters, no '/', ':' or whitespace), got %s"
+            % (repr(interface) if isinstance(interface, str) else describe(interface)),
+            field="cluster.vip.interface",
+        )
+    return dict(address=str(address), interface=interface)
 
 
 # ---- one server ----------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[2]
 PLAYBOOK_TEXT = (REPO / "playbooks" / "health.yml").read_text()
 PLAYBOOK = yaml.safe_load(PLAYBOOK_TEXT)
 # The roles with a health entry point, in the order the report reads them.
-HEALTH_ROLES = ["etcd", "patroni", "haproxy", "k3s_server"]
+HEALTH_ROLES = ["etcd", "patroni", "haproxy", "keepalived", "k3s_server"]
 # The wiring's settings and what it derives from them.
 WIRING = {
     **yaml.safe_load((REPO / "roles" / "wiring" / "defaults" / "main.yml").read_text()),
@@ -80,8 +80,11 @@ def test_the_entry_points_change_nothing():
         "gardenos.cluster.patroni_check",
         "kubernetes.core.k8s_info",
     }
-    # Commands that only read: the tool's status subcommands.
-    status_commands = [["{{ _k3s_server_bin }}", "secrets-encrypt", "status"]]
+    # Commands that only read: the tool's status subcommands, and the addresses a host holds.
+    status_commands = [
+        ["{{ _k3s_server_bin }}", "secrets-encrypt", "status"],
+        ["ip", "-o", "address", "show", "to", "{{ wiring_vip }}"],
+    ]
     for role in HEALTH_ROLES:
         for task in health_tasks(role):
             modules = [key for key in task if "." in key]

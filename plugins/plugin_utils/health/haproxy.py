@@ -19,7 +19,7 @@ from ansible_collections.gardenos.cluster.plugins.plugin_utils.health.common imp
     joined,
     short_error,
 )
-from ansible_collections.gardenos.cluster.plugins.plugin_utils.health.services import service_checks
+from ansible_collections.gardenos.cluster.plugins.plugin_utils.health.services import running_check, service_checks
 
 # The suffix of the backends that send the admin networks to the Patroni hosts' admin relay.
 ADMIN_SUFFIX = "_admin"
@@ -44,7 +44,46 @@ def haproxy_checks(obs):
     for host in hosts:
         checks.extend(_socket_checks(obs, host, peers))
         checks.append(_stats_page_check(obs, host))
-    return checks + service_checks(obs, "haproxy")
+    checks.extend(service_checks(obs, "haproxy"))
+    vip = obs.raw.get("vip")
+    if vip:
+        checks.append(_vip_check(obs, hosts, vip))
+        checks.extend(running_check(obs, "haproxy", "keepalived", host) for host in hosts)
+    return checks
+
+
+def _vip_check(obs, hosts, vip):
+    """'VIP <vip> held by one host': exactly one HAProxy host holds it (keepalived_vip of each)."""
+    name = "VIP %s held by one host" % vip
+    seen = dict((host, as_dict(obs.host(host).get("keepalived_vip"))) for host in hosts)
+    holders = [host for host in hosts if seen[host].get("held") is True]
+    unseen = [host for host in hosts if "held" not in seen[host]]
+    not_seen = "; not checked on %s" % joined(obs.why_missing(host) for host in unseen) if unseen else ""
+    if len(holders) > 1:
+        return check(
+            "haproxy",
+            name,
+            "fail",
+            "held by %s at once: their keepalived do not hear each other" % joined(holders),
+            "check VRRP (IP protocol 112) between %s: the hosts' firewall, the network; journalctl -u keepalived"
+            % joined(holders),
+        )
+    if holders:
+        return check(
+            "haproxy",
+            name,
+            "warn" if unseen else "pass",
+            "held by %s%s" % (holders[0], not_seen),
+            fix_reach(unseen[0]) if unseen else None,
+        )
+    return check(
+        "haproxy",
+        name,
+        "fail",
+        "held by no host%s: clients of the VIP have no way in" % not_seen,
+        "on the HAProxy hosts: systemctl status keepalived haproxy; %s holds the VIP only while its HAProxy runs"
+        % joined(hosts),
+    )
 
 
 def _socket_checks(obs, host, peers):

@@ -28,11 +28,12 @@ def service_checks(obs, report_group):
     checks = []
     for group, unit, target in SERVICE_UNITS:
         if target == report_group:
-            checks.extend(_running_check(obs, report_group, unit, host) for host in obs.group(group))
+            checks.extend(running_check(obs, report_group, unit, host) for host in obs.group(group))
     return checks
 
 
-def _running_check(obs, report_group, unit, host):
+def running_check(obs, report_group, unit, host):
+    """'<unit> service on <host> running', from the host's service facts."""
     name = "%s service on %s running" % (unit, host)
     facts = obs.host(host).get("services")
     services = as_dict(as_dict(as_dict(facts).get("ansible_facts")).get("services"))

@@ -30,6 +30,13 @@ def test_port_rules_drop_outside_the_set_for_both_families():
     )
 
 
+def test_a_portless_protocol_is_dropped_whole_outside_the_set():
+    assert nft_port_rules([{"protocol": "vrrp", "allow": "haproxy"}], "keepalived") == [
+        'add rule inet gardenos input meta l4proto 112 ip saddr != @haproxy4 drop comment "keepalived"',
+        'add rule inet gardenos input meta l4proto 112 ip6 saddr != @haproxy6 drop comment "keepalived"',
+    ]
+
+
 @pytest.mark.parametrize(
     ("rule", "message"),
     [
@@ -37,7 +44,10 @@ def test_port_rules_drop_outside_the_set_for_both_families():
         ({"ports": [], "allow": "admin"}, "needs 'ports'"),
         ({"ports": ["ssh"], "allow": "admin"}, "ports must be numbers"),
         ({"ports": [70000], "allow": "admin"}, "out of 1-65535"),
-        ({"ports": [53], "allow": "admin", "protocol": "icmp"}, "tcp or udp"),
+        ({"ports": [53], "allow": "admin", "protocol": "icmp"}, "protocol must be tcp, udp, vrrp"),
+        ({"ports": [112], "allow": "haproxy", "protocol": "vrrp"}, "vrrp has no ports"),
+        ({"allow": "world", "protocol": "vrrp"}, "needs 'allow'"),
+        ("haproxy", "needs 'ports' and 'allow'"),
     ],
 )
 def test_port_rules_refuse_bad_rules(rule, message):

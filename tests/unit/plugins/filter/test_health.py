@@ -1190,3 +1190,61 @@ def test_bad_input_is_refused():
 
 def test_filters_are_registered():
     assert set(FilterModule().filters()) == {"health_checks", "health_score", "health_report"}
+
+
+# -- the VIP (keepalived) -------------------------------------------------------------------------
+
+
+def with_vip(holders, proxies=("lab-1", "lab-2")):
+    """The lab with the VIP 10.77.0.10 over HAProxy on ``proxies``, held by ``holders`` (None: not looked at)."""
+    observations = lab()
+    observations["vip"] = "10.77.0.10"
+    observations["groups"]["haproxy"] = list(proxies)
+    for host in proxies:
+        seen = observations["hosts"][host]
+        seen["services"] = services(keepalived="running")
+        seen["haproxy_info"] = copy.deepcopy(observations["hosts"]["lab-1"]["haproxy_info"])
+        if holders is not None:
+            seen["keepalived_vip"] = {"vip": "10.77.0.10", "rc": 0, "held": host in holders, "msg": ""}
+    return observations
+
+
+def test_a_vip_held_by_one_host_passes_and_keepalived_runs_on_each():
+    checks = by_name(run(with_vip(["lab-2"])))
+    assert checks["VIP 10.77.0.10 held by one host"]["status"] == "pass"
+    assert checks["VIP 10.77.0.10 held by one host"]["saw"] == "held by lab-2"
+    assert checks["keepalived service on lab-1 running"]["status"] == "pass"
+    assert checks["keepalived service on lab-2 running"]["status"] == "pass"
+
+
+def test_a_vip_held_by_no_host_fails():
+    check = by_name(run(with_vip([])))["VIP 10.77.0.10 held by one host"]
+    assert check["status"] == "fail"
+    assert check["saw"] == "held by no host: clients of the VIP have no way in"
+
+
+def test_a_vip_held_by_two_hosts_fails_as_split_brain():
+    check = by_name(run(with_vip(["lab-1", "lab-2"])))["VIP 10.77.0.10 held by one host"]
+    assert check["status"] == "fail"
+    assert check["saw"] == "held by lab-1, lab-2 at once: their keepalived do not hear each other"
+    assert "IP protocol 112" in check["fix"]
+
+
+def test_a_vip_holder_with_another_host_unseen_warns():
+    observations = with_vip(["lab-1"])
+    del observations["hosts"]["lab-2"]["keepalived_vip"]
+    observations["hosts"]["lab-2"]["ping"] = {"unreachable": True, "msg": "ssh: connect timed out"}
+    check = by_name(run(observations))["VIP 10.77.0.10 held by one host"]
+    assert check["status"] == "warn"
+    assert check["saw"] == "held by lab-1; not checked on lab-2 is unreachable"
+
+
+def test_a_stopped_keepalived_fails_by_host():
+    observations = with_vip(["lab-1"])
+    observations["hosts"]["lab-2"]["services"] = services(keepalived="stopped")
+    assert by_name(run(observations))["keepalived service on lab-2 running"]["status"] == "fail"
+
+
+def test_without_a_vip_there_is_no_vip_check():
+    names = [check["name"] for check in run(lab())]
+    assert not [name for name in names if "VIP" in name or "keepalived" in name]

@@ -1,12 +1,14 @@
 """The one Patroni definition: gardenos.cluster.patroni_config and patroni_environment."""
 
 import copy
+import json
 
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.gardenos.cluster.plugins.filter.patroni import (
     FilterModule,
     patroni_config,
+    patroni_dcs_changes,
     patroni_environment,
 )
 
@@ -152,7 +154,13 @@ def test_users_are_named_and_no_password_is_in_the_config():
 def test_bootstrap_dcs_merges_overrides_over_the_defaults():
     dcs = patroni_config(SETTINGS, MEMBER)["bootstrap"]["dcs"]
     assert dcs["ttl"] == 20
-    assert dcs["loop_wait"] == 10
+    assert dcs["loop_wait"] == 5
+    # no acknowledged commit lost in a failover, and no demotion for an etcd outage alone
+    assert dcs["synchronous_mode"] is True
+    assert dcs["synchronous_mode_strict"] is False
+    assert dcs["failsafe_mode"] is True
+    # Patroni's own rule for its timing
+    assert dcs["loop_wait"] + 2 * dcs["retry_timeout"] <= dcs["ttl"]
     assert dcs["postgresql"]["use_pg_rewind"] is True
     parameters = dcs["postgresql"]["parameters"]
     assert parameters["wal_keep_size"] == "1GB"
@@ -261,10 +269,43 @@ def test_environment_refuses_a_missing_password(missing):
 
 
 def test_filters_are_registered():
-    assert set(FilterModule().filters()) == {"patroni_config", "patroni_environment"}
+    assert set(FilterModule().filters()) == {"patroni_config", "patroni_dcs_changes", "patroni_environment"}
 
 
 def test_pg_hba_lets_a_replica_read_its_own_timeline_over_loopback():
     """Patroni opens a replication connection to 127.0.0.1 for IDENTIFY_SYSTEM (failover, pg_rewind)."""
     hba = patroni_config(IPV6_SETTINGS, IPV6_MEMBER)["postgresql"]["pg_hba"]
     assert "host replication standby 127.0.0.1/32 scram-sha-256" in hba
+
+
+def test_dcs_changes_are_what_the_running_cluster_lacks():
+    current = {
+        "ttl": 30,
+        "loop_wait": "5",
+        "failsafe_mode": "true",
+        "pause": True,
+        "postgresql": {"use_slots": True, "parameters": {"max_wal_senders": 10, "wal_keep_size": "256MB"}},
+    }
+    desired = {
+        "ttl": 20,
+        "loop_wait": 5,
+        "failsafe_mode": True,
+        "synchronous_mode": True,
+        "postgresql": {"use_slots": True, "parameters": {"max_wal_senders": "10", "wal_keep_size": "1GB"}},
+    }
+    assert patroni_dcs_changes(current, desired) == {
+        "ttl": 20,
+        "synchronous_mode": True,
+        "postgresql": {"parameters": {"wal_keep_size": "1GB"}},
+    }
+
+
+def test_dcs_changes_of_a_cluster_that_has_the_settings_are_none():
+    desired = patroni_config(SETTINGS, MEMBER)["bootstrap"]["dcs"]
+    assert patroni_dcs_changes(json.loads(json.dumps(desired)), desired) == {}
+
+
+@pytest.mark.parametrize("current", [None, [], "ttl: 20"])
+def test_dcs_changes_refuse_what_is_no_configuration(current):
+    with pytest.raises(AnsibleFilterError, match="patroni_dcs_changes: expects two mappings"):
+        patroni_dcs_changes(current, {"ttl": 20})

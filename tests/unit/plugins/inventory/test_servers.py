@@ -176,6 +176,29 @@ def test_networks_are_stored_as_cidrs(parse):
     assert all_vars["gardenos_cluster_admin_networks"] == ["2001:db8::9/128", "198.51.100.0/28"]
 
 
+def test_vip_is_stored_normalised_with_its_interface(parse):
+    text = (
+        "cluster: {vip: {address: '2001:DB8:0::10', interface: ens3}}\nservers:\n"
+        "  node-1: {ip: 2001:db8::1, region: hil, services: [haproxy]}\n"
+        "  node-2: {ip: 2001:db8::2, region: hil, services: [haproxy]}\n"
+    )
+    all_vars = parse(text).groups["all"].get_vars()
+    assert all_vars["gardenos_cluster_vip"] == "2001:db8::10"
+    assert all_vars["gardenos_cluster_vip_interface"] == "ens3"
+
+
+def test_vip_as_an_address_has_no_interface(parse):
+    text = "cluster: {vip: 192.0.2.10}\nservers:\n  node-1: {ip: 192.0.2.1, region: hil, services: [haproxy]}\n"
+    all_vars = parse(text).groups["all"].get_vars()
+    assert all_vars["gardenos_cluster_vip"] == "192.0.2.10"
+    assert "gardenos_cluster_vip_interface" not in all_vars
+
+
+def test_no_vip_sets_nothing(parse):
+    all_vars = parse(CLUSTER).groups["all"].get_vars()
+    assert "gardenos_cluster_vip" not in all_vars
+
+
 def test_empty_admin_networks_are_kept(parse):
     all_vars = parse("cluster: {admin_networks: []}\nservers:\n  solo: {ip: 192.0.2.1, region: hil}\n").groups["all"]
     assert all_vars.get_vars()["gardenos_cluster_admin_networks"] == []
@@ -693,6 +716,49 @@ ERRORS = [
         "cluster: {client_networks: [24]}\nservers:\n  node-1: {ip: 192.0.2.1, region: hil}\n",
         [r": field 'cluster.client_networks\[0\]': must be a network \(CIDR\) or an address as a string, got a number"],
         id="client-networks-number",
+    ),
+    pytest.param(
+        "cluster: {vip: 192.0.2.1}\nservers:\n  node-1: {ip: 192.0.2.1, region: hil, services: [haproxy]}\n",
+        [r": field 'cluster.vip': 192.0.2.1 is the address of server 'node-1': the VIP must be an address of its own"],
+        id="vip-is-a-server",
+    ),
+    pytest.param(
+        "cluster: {vip: 192.0.2.10}\nservers:\n  node-1: {ip: 192.0.2.1, region: hil, services: [etcd]}\n",
+        [r": field 'cluster.vip': needs HAProxy: give at least one server \(two for no single point of failure\)"],
+        id="vip-without-haproxy",
+    ),
+    pytest.param(
+        "cluster: {vip: 2001:db8::10}\nservers:\n"
+        "  node-1: {ip: 2001:db8::1, region: hil, services: [haproxy]}\n"
+        "  node-2: {ip: 192.0.2.2, region: hil, services: [haproxy]}\n",
+        [r": field 'cluster.vip': 2001:db8::10 is an IPv6 address, but the HAProxy server node-2 has IPv4: the VIP"],
+        id="vip-other-family",
+    ),
+    pytest.param(
+        "cluster: {vip: {address: 192.0.2.10, interface: eth0/1}}\nservers:\n"
+        "  node-1: {ip: 192.0.2.1, region: hil, services: [haproxy]}\n",
+        [r": field 'cluster.vip.interface': must be a network interface name \(1 to 15 characters, no '/', ':' or wh"],
+        id="vip-interface-invalid",
+    ),
+    pytest.param(
+        "cluster: {vip: {adress: 192.0.2.10}}\nservers:\n  node-1: {ip: 192.0.2.1, region: hil, services: [haproxy]}\n",
+        [r": field 'cluster.vip.adress': unknown key; did you mean 'address'\? \(allowed: address, interface\)"],
+        id="vip-unknown-key",
+    ),
+    pytest.param(
+        "cluster: {vip: [192.0.2.10]}\nservers:\n  node-1: {ip: 192.0.2.1, region: hil, services: [haproxy]}\n",
+        [r": field 'cluster.vip': must be an IPv4 or IPv6 address, or a mapping of 'address' and optionally 'interf"],
+        id="vip-list",
+    ),
+    pytest.param(
+        "cluster: {vip: 127.0.0.10}\nservers:\n  node-1: {ip: 127.0.0.1, region: hil, services: [haproxy]}\n",
+        [r": field 'cluster.vip': 127.0.0.10 is a loopback address, not reachable by clients"],
+        id="vip-loopback",
+    ),
+    pytest.param(
+        "cluster: {vip: 192.0.2.300}\nservers:\n  node-1: {ip: 192.0.2.1, region: hil, services: [haproxy]}\n",
+        [r": field 'cluster.vip': '192.0.2.300' is not a valid IPv4 or IPv6 address"],
+        id="vip-invalid",
     ),
     pytest.param(
         "cluster: [gardenos]\nservers:\n  node-1: {ip: 192.0.2.1, region: hil}\n",
