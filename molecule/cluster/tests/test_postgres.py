@@ -66,12 +66,19 @@ def leader():
     return leaders[0] if len(leaders) == 1 else None
 
 
+def replicas(members):
+    """The members that are no leader: replicas, one of them the synchronous standby (sync_standby)."""
+    return [m for m in members if m["role"] != "leader"]
+
+
 def wait_healthy(timeout=90):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         members = cluster()["members"]
         roles = sorted(m["role"] for m in members)
-        if roles == ["leader", "replica", "replica"] and all(m["state"] in ("running", "streaming") for m in members):
+        if roles in (["leader", "replica", "sync_standby"], ["leader", "replica", "replica"]) and all(
+            m["state"] in ("running", "streaming") for m in members
+        ):
             return members
         time.sleep(1)
     raise AssertionError(f"cluster not healthy after {timeout}s: {cluster()}")
@@ -85,10 +92,11 @@ def test_every_member_runs_patroni_as_postgres():
         assert users == {"postgres"}, (name, users)
 
 
-def test_cluster_has_one_leader_and_two_streaming_replicas():
+def test_cluster_has_one_leader_and_two_streaming_replicas_one_synchronous():
     members = wait_healthy()
-    replicas = [m for m in members if m["role"] == "replica"]
-    assert [m["state"] for m in replicas] == ["streaming", "streaming"], members
+    assert [m["state"] for m in replicas(members)] == ["streaming", "streaming"], members
+    # patroni_synchronous_mode (default true): one replica confirms every commit
+    assert sorted(m["role"] for m in replicas(members)) == ["replica", "sync_standby"], members
 
 
 def test_every_replica_reads_its_own_timeline():
@@ -135,9 +143,7 @@ def test_a_row_written_through_haproxy_is_read_on_every_replica():
         port=5432,
     )
     assert write.rc == 0, write.stderr
-    for member in cluster()["members"]:
-        if member["role"] != "replica":
-            continue
+    for member in replicas(cluster()["members"]):
         deadline = time.monotonic() + 15
         while True:
             # On the replica itself: the superuser logs in from a member's loopback address only.
