@@ -13,35 +13,23 @@ from pathlib import Path
 
 import pytest
 from etcdlab import make_pki
+from renderlab import run_render
 
-REPO = Path(__file__).resolve().parents[2]
-PLAYBOOK = REPO / "tests" / "integration" / "render" / "haproxy.yml"
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
 
 
 def render(tmp_path, inventory, *extra_vars):
     """Renders each HAProxy host's haproxy.cfg into tmp_path; the CA HAProxy checks Patroni against is
     a real one in tmp_path, for `haproxy -c` to load."""
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"))
     ca = make_pki(tmp_path / "pki")["ca_cert"]
-    command = [
-        "ansible-playbook",
-        "-i",
-        str(REPO / inventory),
-        "-e",
-        "ansible_connection=local",
-        "-e",
-        f"render_dir={tmp_path}",
-        "-e",
+    return run_render(
+        "haproxy.yml",
+        inventory,
+        tmp_path,
         f"wiring_secrets_controller_dir={tmp_path / 'secrets'}",
-        "-e",
         f"_haproxy_patroni_api_ca={ca}",
-        *[arg for var in extra_vars for arg in ("-e", var)],
-        str(PLAYBOOK),
-    ]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False, cwd=REPO)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    return result
+        *extra_vars,
+    )
 
 
 def listen_section(config, name):

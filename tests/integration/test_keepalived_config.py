@@ -4,31 +4,14 @@ BACKUP, the other HAProxy hosts as unicast peers, the first host of the group wi
 on the given interface (an IPv6 one deprecated so that it is never a source address), HAProxy's check tracked.
 keepalived itself checks this configuration in molecule cluster (the role's validate:, and test_vip.py)."""
 
-import os
 import re
-import subprocess
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-PLAYBOOK = REPO / "tests" / "integration" / "render" / "keepalived.yml"
+from renderlab import run_render
 
 
 def render(tmp_path, inventory):
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), MOLECULE_EPHEMERAL_DIRECTORY=str(tmp_path))
-    command = [
-        "ansible-playbook",
-        "-i",
-        str(REPO / inventory),
-        "-e",
-        "ansible_connection=local",
-        "-e",
-        f"render_dir={tmp_path}",
-        "-e",
-        "gardenos_cluster_vip_interface=eth0",
-        str(PLAYBOOK),
-    ]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False, cwd=REPO)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    # the controller has none of the hosts' addresses: the interface is given
+    run_render("keepalived.yml", inventory, tmp_path, "gardenos_cluster_vip_interface=eth0")
     return {path.stem: path.read_text() for path in tmp_path.glob("*.conf")}
 
 
@@ -55,7 +38,7 @@ def test_the_lab_holds_its_ipv4_vip_over_lab_1_and_lab_2(tmp_path):
         assert block(config, "virtual_ipaddress") == ["10.77.0.10/32 dev eth0"]
         assert block(config, "track_script") == ["haproxy_ready"]
         assert 'script "/usr/local/lib/gardenos-haproxy-ready"' in config
-    # the same router ID on both, the first host of the group first
+    # the same router ID on both, the first host of the group first in a tie
     assert setting(configs["lab-1"], "virtual_router_id") == setting(configs["lab-2"], "virtual_router_id")
     assert int(setting(configs["lab-1"], "priority")[0]) > int(setting(configs["lab-2"], "priority")[0])
 
