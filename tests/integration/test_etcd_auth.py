@@ -244,3 +244,34 @@ def test_a_learner_answers_the_modules_with_auth_on(auth_cluster, run_module):
     assert not info["failed"], info.get("msg")
     report = info["endpoints"][0]
     assert report["is_learner"] and report["error"] is None and report["healthy"], info["endpoints"]
+
+    # Promoted, then a second learner promoted through the first one's endpoint alone, a follower: a follower
+    # forwards a promotion to the leader without the caller's credentials and, with auth on, answers "request timed
+    # out" (etcd issue 14070, 3.4 and 3.5); the module asks the leader it finds instead.
+    def promote(member, endpoint):
+        promoted = run_module(
+            "etcd_member",
+            {
+                **connection(cluster),
+                "endpoints": [endpoint],
+                "name": member.name,
+                "peer_urls": [member.peer_url],
+                "promote": True,
+                "wait_timeout": 30,
+            },
+        )
+        assert not promoted["failed"], promoted.get("msg")
+        assert not next(m for m in promoted["members"] if m["name"] == member.name)["is_learner"], promoted
+
+    promote(spare, cluster.endpoints[0])
+    second = cluster.add_spare("auth-learner-2")
+    cluster.wait_membership_changes_allowed()
+    added = run_module(
+        "etcd_member", {**connection(cluster), "name": second.name, "peer_urls": [second.peer_url], "promote": False}
+    )
+    assert not added["failed"], added.get("msg")
+    cluster.members.append(second)
+    cluster.start_member(second, added["initial_cluster"], "existing")
+    leader = cluster.leader_id()
+    follower = next(m for m in (cluster.members[0], spare) if cluster.member_id(m) != leader)
+    promote(second, follower.client_url)

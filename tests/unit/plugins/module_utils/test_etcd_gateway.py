@@ -393,6 +393,30 @@ def test_learner_promotion_waits_through_a_commit_that_timed_out(monkeypatch):
     assert [c["url"].rsplit("/", 1)[1] for c in fake.calls if "/member/" in c["url"]] == ["promote", "promote", "list"]
 
 
+def test_a_promotion_is_asked_of_the_leader(monkeypatch):
+    """A follower forwards a promotion to the leader without the caller's credentials (etcd issue 14070): with
+    auth on it times out. The promotion goes to the client URL of the member /maintenance/status names leader."""
+    client, fake = promotion(monkeypatch, http_error("u", 503, 14, COMMIT_TIMED_OUT))
+    fake.route("http://a:2379/v3/maintenance/status", etcd_answer(version="3.5.1", leader="16"))
+    leader = {"ID": "16", "name": "e2", "clientURLs": ["http://b:2379"]}
+    fake.route("http://a:2379/v3/cluster/member/list", etcd_answer(members=[{"ID": "255", "name": "e4"}, leader]))
+    fake.route("http://b:2379/v3/cluster/member/promote", etcd_answer(members=[{"ID": "255", "name": "e4"}, leader]))
+    members = client.member_promote_when_ready("ff", wait_timeout=30)
+    assert [m["name"] for m in members] == ["e4", "e2"]
+    promotes = [c["url"] for c in fake.calls if c["url"].endswith("/promote")]
+    assert promotes == ["http://b:2379/v3/cluster/member/promote"]
+
+
+def test_a_promotion_goes_to_any_endpoint_when_the_leader_cannot_be_reached(monkeypatch):
+    client, fake = promotion(monkeypatch, etcd_answer(members=[{"ID": "255", "name": "e4"}]))
+    fake.route("http://a:2379/v3/maintenance/status", etcd_answer(version="3.5.1", leader="16"))
+    leader = {"ID": "16", "name": "e2", "clientURLs": ["http://gone:2379"]}
+    fake.route("http://a:2379/v3/cluster/member/list", etcd_answer(members=[leader]))
+    client.member_promote_when_ready("ff", wait_timeout=30)
+    promotes = [c["url"] for c in fake.calls if c["url"].endswith("/promote")]
+    assert promotes == ["http://gone:2379/v3/cluster/member/promote", "http://a:2379/v3/cluster/member/promote"]
+
+
 def test_a_voter_is_no_promotion_without_an_earlier_timeout(monkeypatch):
     """Asked to promote a voting member first thing, the refusal stands (nothing of this call committed)."""
     client, _fake = promotion(monkeypatch, http_error("u", 400, 9, ALREADY_VOTER))
