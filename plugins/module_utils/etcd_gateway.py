@@ -411,35 +411,26 @@ class EtcdClient(http_transport.RestClient):
         return [normalize_member(m) for m in answer.get("members") or []]
 
     def leader_client_url(self):
-        """The client URL of the raft leader (the member /maintenance/status names), or None when it cannot be
-        told (no answer, a leader without client URLs)."""
+        """The client URL of the raft leader (as /maintenance/status names it), or None when it cannot be told."""
         try:
-            leader = _get(self.status(), "leader", "leader")
-            if not leader:
-                return None
-            leader_hex = member_id_to_hex(leader)
-            urls = [m["client_urls"] for m in self.member_list() if m["id"] == leader_hex]
+            leader = member_id_to_hex(_get(self.status(), "leader", "leader") or "0")
+            urls = [m["client_urls"] for m in self.member_list() if m["id"] == leader and m["client_urls"]]
         except GardenosClusterError:
             return None
-        return urls[0][0] if urls and urls[0] else None
+        return urls[0][0] if urls else None
 
     def member_promote(self, member_id_hex):
-        """Promote a learner by its hex ID; returns the members.
-
-        Asked of the raft leader itself: a follower forwards a promotion to the leader without the caller's
-        credentials, so with auth on the leader refuses it and the follower answers "request timed out" (etcd
-        issue 14070, fixed in 3.6 only). Without a leader to ask, or when it cannot be reached, any endpoint."""
-        body = {"ID": member_id_to_decimal(member_id_hex)}
-        leader = self.leader_client_url()
-        answer = None
-        if leader is not None:
-            try:
-                answer = self.call_endpoint(leader, "/cluster/member/promote", body)
-            except GardenosClusterError as exc:
-                if not exc.details.get("unreachable"):
-                    raise
-        if answer is None:
-            answer = self.call("/cluster/member/promote", body)
+        """Promote a learner by its hex ID; returns the members. Asked of the raft leader when it can be reached: a
+        follower forwards a promotion without the caller's credentials, so with auth on the leader refuses it and
+        the follower answers "request timed out" (etcd issue 14070, fixed in 3.6 only)."""
+        body, leader = {"ID": member_id_to_decimal(member_id_hex)}, self.leader_client_url()
+        try:
+            answer = self.call_endpoint(leader, "/cluster/member/promote", body) if leader else None
+        except GardenosClusterError as exc:
+            if not exc.details.get("unreachable"):
+                raise
+            answer = None
+        answer = answer or self.call("/cluster/member/promote", body)
         return [normalize_member(m) for m in answer.get("members") or []]
 
     def member_promote_when_ready(self, member_id_hex, wait_timeout, interval=1.0):
