@@ -136,7 +136,9 @@ def test_replica_with_replay_paused(healthy_patroni, run_module):
     assert problem.startswith(f"member {replica.name} (replica) lags ")
     assert "more than max_lag 2 MB" in problem and "pg_wal_replay_resume()" in problem
     member = next(m for m in lagging["members"] if m["name"] == replica.name)
-    assert member["lag"] > 4 * MB and member["replay_lag"] == member["lag"] and member["receive_lag"] == 0
+    # The lag is the replay lag; what was received meanwhile is at most a few records the primary wrote since the
+    # wait (a checkpoint's: seen 56 bytes in CI), never the megabytes not replayed.
+    assert member["lag"] > 4 * MB and member["replay_lag"] == member["lag"] and member["receive_lag"] < 64 * 1024
     assert member["state"] == "streaming"  # the trap: only the lag shows it
 
     assert not generous["failed"], generous.get("msg")
