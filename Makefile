@@ -34,10 +34,11 @@ export MOLECULE_NO_LOG ?= false
 
 MOLECULE_SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
-.PHONY: help deps venv image wheels lab lab-down bench molecule-network molecule-prepare lint ruff ansible-lint changelog-lint sanity unit integration timing molecule test clean
+.PHONY: help deps venv image wheels lab lab-down drills bench molecule-network molecule-prepare lint ruff ansible-lint changelog-lint sanity unit integration timing molecule test clean
 help:
 	@echo "make lab       build the host image if needed, start the lab hosts, run site.yml on them"
 	@echo "make lab-down  remove the lab hosts and their network"
+	@echo "make drills    the fault drills on the lab: outage, writes lost, time until healthy (reports/drills/)"
 	@echo "make bench     time a fresh converge, a re-run and an added node on the lab, and the modules"
 	@echo "make test      ruff, ansible-lint, ansible-test sanity, unit, integration, molecule"
 
@@ -93,6 +94,12 @@ bench: deps venv image wheels
 
 lab-down: venv
 	ansible-playbook -i $(LAB_INVENTORY) lab/down.yml
+
+# The fault drills (tests/drills/fault_drills.py) on the running lab: a table on the output, a JSON report and a
+# PNG timeline per drill in reports/drills/. `make drills DRILL_RUNS=5` gives min/median/max over five runs.
+DRILL_RUNS ?= 1
+drills: venv
+	python tests/drills/fault_drills.py --inventory $(LAB_INVENTORY) --runs $(DRILL_RUNS)
 
 lint: ruff ansible-lint changelog-lint
 # The fragments of the next release and the released changelog (CHANGELOG.rst is generated from

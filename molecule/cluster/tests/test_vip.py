@@ -19,8 +19,8 @@ SERVERS = scenario_servers()
 NAMES = sorted(SERVERS)
 HOSTS = {name: testinfra.get_host(f"podman://{name}") for name in NAMES}
 VIP = scenario_cluster()["vip"]
-# The drills' write probe (files/write_probe.py): one INSERT every 100 ms, each retried until acknowledged.
-PROBE = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "files" / "write_probe.py"
+# The drills' write probe: one INSERT every 100 ms, each retried until acknowledged.
+PROBE = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "tests" / "drills" / "write_probe.py"
 
 
 def holders():

@@ -2,15 +2,19 @@
 
   write_probe.py etcd <run> <endpoints> <stop file>    one etcdctl put every 100 ms, all endpoints,
                                                         and etcd's health sampled every 0.5 s
-  write_probe.py pg <run> <host> <stop file>           one INSERT every 100 ms through HAProxy (psql,
+  write_probe.py pg <run> <host> <stop file> [<port>]  one INSERT every 100 ms through HAProxy (psql,
                                                         a new connection each; password in PGPASSWORD)
 
 Each write is retried until it succeeds (the probe keeps trying up to 30 s); per write it records the
-attempts and the wait (first attempt to acknowledgement). Once the stop file exists it reads every
-write back and prints one JSON line: writes, failures (attempts that failed), longest wait, lost
-(acknowledged but not read back), the first failed attempts (UTC time and the client's error, to
-line up with the playbook's and the services' logs); for etcd also the health samples and the
-fewest healthy members and voters seen in one sample.
+attempts and the wait (first attempt to acknowledgement). A PostgreSQL attempt gets 3 s and no
+statement_timeout: a commit cancelled while it waits for a synchronous standby is reported as a
+success with a warning, an acknowledgement nothing backs. Once the stop file exists it reads every
+write back and prints one JSON line: writes, failures (attempts that failed), longest wait, outage
+(the longest time without an acknowledgement), lost (acknowledged but not read back), the first
+failed attempts (UTC time and the client's error, to line up with the playbook's and the services'
+logs), and the timeline: the start (UNIX time) and the offsets in ms of every acknowledged and every
+failed attempt; for etcd also the health samples and the fewest healthy members and voters seen in
+one sample. Standard library only: it also runs on the hosts.
 """
 
 import json
@@ -23,6 +27,7 @@ from datetime import datetime, timezone
 
 INTERVAL = 0.1
 GIVE_UP = 30.0
+ATTEMPT_TIMEOUT = 3.0
 FAILURES_KEPT = 20
 
 
@@ -32,8 +37,8 @@ def etcdctl(endpoints, *args, timeout="700ms"):
     return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=10, check=False)
 
 
-def psql(host, sql):
-    env = dict(os.environ, PGCONNECT_TIMEOUT="1", PGOPTIONS="-c statement_timeout=1000")
+def psql(host, sql, port="5432"):
+    env = dict(os.environ, PGCONNECT_TIMEOUT="1")
     argv = [
         "psql",
         "-X",
@@ -41,7 +46,7 @@ def psql(host, sql):
         "-h",
         host,
         "-p",
-        "5432",
+        port,
         "-U",
         "postgres",
         "-d",
@@ -51,7 +56,10 @@ def psql(host, sql):
         "-c",
         sql,
     ]
-    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=10, check=False)
+    try:
+        return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=ATTEMPT_TIMEOUT, check=False)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(argv, -1, "", f"no answer within {ATTEMPT_TIMEOUT}s")
 
 
 def sample_health(endpoints, stop, samples):
@@ -69,10 +77,23 @@ def sample_health(endpoints, stop, samples):
         time.sleep(0.5)
 
 
+class Written:
+    """What a write loop saw: {n: (attempts, wait)} of the acknowledged writes, the unacknowledged ones,
+    the first failures, and the timeline (UNIX start; ms offsets of acknowledgements and failed attempts)."""
+
+    def __init__(self):
+        self.acknowledged, self.unacknowledged, self.failures = {}, [], []
+        self.start = time.time()
+        self.acks, self.failed = [], []
+
+    def offset(self):
+        return round((time.time() - self.start) * 1000)
+
+
 def write_loop(write, stop):
-    """Writes 1, 2, 3... until the stop file exists, ``write(n)`` giving the client's completed process:
-    {n: (attempts, wait)} of the acknowledged writes, the unacknowledged ones, the first failures."""
-    acknowledged, unacknowledged, failures = {}, [], []
+    """Writes 1, 2, 3... until the stop file exists, ``write(n)`` giving the client's completed process."""
+    written = Written()
+    acknowledged, failures = written.acknowledged, written.failures
     n = 0
     while not os.path.exists(stop):
         n += 1
@@ -83,27 +104,33 @@ def write_loop(write, stop):
             done = write(n)
             if done.returncode == 0:
                 acknowledged[n] = (attempts, time.monotonic() - started)
+                written.acks.append(written.offset())
                 break
+            written.failed.append(written.offset())
             if len(failures) < FAILURES_KEPT:
                 error = " ".join((done.stderr or done.stdout).split())[:160]
                 failures.append(f"{datetime.now(timezone.utc):%H:%M:%S.%f} write {n}: {error}")
             if time.monotonic() - started > GIVE_UP:
-                unacknowledged.append(n)
+                written.unacknowledged.append(n)
                 break
         time.sleep(max(0.0, INTERVAL - (time.monotonic() - started)))
-    return acknowledged, unacknowledged, failures
+    written.end = written.offset()
+    return written
 
 
 def figures(kind, written, read_back):
-    acknowledged, unacknowledged, failures = written
+    acknowledged = written.acknowledged
+    bounds = [0, *written.acks, written.end]
     return {
         "probe": kind,
         "writes": len(acknowledged),
         "failures": sum(attempts - 1 for attempts, wait in acknowledged.values()),
         "longest_wait": round(max((wait for attempts, wait in acknowledged.values()), default=0.0), 3),
-        "given_up": len(unacknowledged),
+        "outage": round(max(later - earlier for earlier, later in zip(bounds, bounds[1:])) / 1000, 3),
+        "given_up": len(written.unacknowledged),
         "lost": len(set(acknowledged) - read_back),
-        "first_failures": failures,
+        "first_failures": written.failures,
+        "timeline": {"start": round(written.start, 3), "acknowledged": written.acks, "failed": written.failed},
     }
 
 
@@ -125,24 +152,30 @@ def run_etcd(run, endpoints, stop):
     return result
 
 
-def run_pg(run, host, stop):
+def run_pg(run, host, stop, port="5432"):
     table = "drill_writes"
-    created = psql(host, f"CREATE TABLE IF NOT EXISTS {table} (run text, n int, PRIMARY KEY (run, n))")
+    created = psql(host, f"CREATE TABLE IF NOT EXISTS {table} (run text, n int, PRIMARY KEY (run, n))", port)
     if created.returncode != 0:
         raise SystemExit(f"cannot create {table}: {created.stderr.strip()}")
 
     def write(n):
         # A retry after a lost acknowledgement finds its row already there: that is a success too.
-        return psql(host, f"INSERT INTO {table} VALUES ('{run}', {n}) ON CONFLICT DO NOTHING")
+        return psql(host, f"INSERT INTO {table} VALUES ('{run}', {n}) ON CONFLICT DO NOTHING", port)
 
     written = write_loop(write, stop)
-    rows = psql(host, f"SELECT n FROM {table} WHERE run = '{run}'")
+    deadline = time.monotonic() + GIVE_UP
+    rows = psql(host, f"SELECT n FROM {table} WHERE run = '{run}'", port)
+    while rows.returncode != 0 and time.monotonic() < deadline:
+        time.sleep(0.5)
+        rows = psql(host, f"SELECT n FROM {table} WHERE run = '{run}'", port)
+    if rows.returncode != 0:
+        raise SystemExit(f"cannot read the writes back: {rows.stderr.strip()}")
     return figures("pg", written, {int(n) for n in rows.stdout.split()})
 
 
 def main():
-    kind, run, target, stop = sys.argv[1:5]
-    result = run_etcd(run, target, stop) if kind == "etcd" else run_pg(run, target, stop)
+    kind, run, target, stop, *port = sys.argv[1:]
+    result = run_etcd(run, target, stop) if kind == "etcd" else run_pg(run, target, stop, *port)
     print(json.dumps(result))
 
 
