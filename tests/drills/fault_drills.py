@@ -156,11 +156,18 @@ class Cluster:
     def ttl(self):
         return int(self.api(self.leader() or self.live("patroni")[0], "/config")[1]["ttl"])
 
+    def haproxy_hosts(self):
+        """{live HAProxy host: (states of haproxy and keepalived, whether it holds the VIP)}, one podman exec each."""
+        state = {}
+        for host in self.live("haproxy"):
+            said = self.sh(host, f"systemctl is-active haproxy keepalived; ip -o address show to {self.vip}").stdout
+            lines = said.splitlines()
+            state[host] = (lines[:2], len(lines) > 2)
+        return state
+
     def holders(self):
         """The live HAProxy hosts that hold the VIP."""
-        return [
-            host for host in self.live("haproxy") if self.sh(host, f"ip -o address show to {self.vip}").stdout.strip()
-        ]
+        return [host for host, (_, holds) in self.haproxy_hosts().items() if holds]
 
     def etcdctl(self, args, on=None, timeout=20, check=False):
         endpoints = ",".join(url(self.ip(name), 2379) for name in self.having("etcd"))
@@ -181,13 +188,10 @@ class Cluster:
             if entry["Status"]["header"]["member_id"] == leader_id
         )
 
-    def problems(self):
-        """What keeps the cluster from being fully healthy; empty when it is."""
-        found = [f"{host} is down" for host in sorted(self.crashed)]
+    def patroni_problems(self):
         members = {m["name"]: m for m in self.members()}
         leaders = [name for name, m in members.items() if m["role"] == "leader" and m["state"] == "running"]
-        if len(leaders) != 1:
-            found.append(f"Patroni leaders: {leaders}")
+        found = [] if len(leaders) == 1 else [f"Patroni leaders: {leaders}"]
         timeline = members[leaders[0]].get("timeline") if len(leaders) == 1 else None
         for name in self.having("patroni"):
             member = members.get(name)
@@ -200,18 +204,33 @@ class Cluster:
                 or member["lag"] > HEALTHY_LAG
             ):
                 found.append(f"{name}: {member['state']}, timeline {member.get('timeline')}, lag {member.get('lag')}")
-        health = self.etcdctl("endpoint health")
-        if health.returncode != 0 or (health.stdout + health.stderr).count(" is healthy") != len(self.having("etcd")):
-            found.append("etcd: " + " ".join((health.stdout + health.stderr).split())[:200])
-        if self.vip:
-            holders = self.holders()
-            if len(holders) != 1:
-                found.append(f"VIP holders: {holders}")
-            for host in self.live("haproxy"):
-                active = self.sh(host, "systemctl is-active haproxy keepalived").stdout.split()
-                if active != ["active", "active"]:
-                    found.append(f"{host}: haproxy, keepalived {active}")
         return found
+
+    def etcd_problems(self):
+        health = self.etcdctl("endpoint health")
+        said = health.stdout + health.stderr
+        healthy = health.returncode == 0 and said.count(" is healthy") == len(self.having("etcd"))
+        return [] if healthy else ["etcd: " + " ".join(said.split())[:200]]
+
+    def vip_problems(self):
+        """One VIP holder; HAProxy and keepalived active on every HAProxy host."""
+        state = self.haproxy_hosts()
+        found = [f"{host}: haproxy, keepalived {on}" for host, (on, _) in state.items() if on != ["active", "active"]]
+        holders = [host for host, (_, holds) in state.items() if holds]
+        return found + ([] if len(holders) == 1 else [f"VIP holders: {holders}"])
+
+    def problems(self):
+        """What keeps the cluster from being fully healthy, empty when it is: the first of hosts down, Patroni,
+        etcd and the VIP that has problems (the later checks cost podman execs: none while an earlier one fails)."""
+        down = [f"{host} is down" for host in sorted(self.crashed)]
+        if down:
+            return down
+        checks = (self.patroni_problems, self.etcd_problems, *((self.vip_problems,) if self.vip else ()))
+        for check in checks:
+            found = check()
+            if found:
+                return found
+        return []
 
     def wait_healthy(self, timeout=HEALTHY_TIMEOUT):
         """Seconds until the cluster is fully healthy."""
@@ -224,12 +243,14 @@ class Cluster:
                 raise DrillError(f"not healthy after {timeout}s: {'; '.join(found)}")
             time.sleep(1)
 
-    def wait_for(self, what, condition, timeout=60):
+    @staticmethod
+    def wait_for(what, condition, timeout=60, every=0.2):
+        """The first true value of ``condition()``, asked every ``every`` seconds."""
         started = time.monotonic()
         while not (value := condition()):
             if time.monotonic() - started > timeout:
                 raise DrillError(f"{what}: not within {timeout}s")
-            time.sleep(0.2)
+            time.sleep(every)
         return value
 
     def undo_faults(self):
@@ -405,7 +426,7 @@ def etcd_quorum_loss(cluster, seconds=40):
 
 def vip_holder_crash(cluster):
     drill = Drill("vip_holder_crash", 5.0, cluster)
-    holder = cluster.wait_for("one VIP holder", lambda: len(held := cluster.holders()) == 1 and held[0])
+    holder = cluster.wait_for("one VIP holder", lambda: len(held := cluster.holders()) == 1 and held[0], every=0.5)
     if holder == cluster.leader():
         # The primary's host is primary_crash's drill: this one crashes the VIP alone.
         status, answer = cluster.api(holder, "/switchover", {"leader": holder}, timeout=30)
@@ -416,7 +437,9 @@ def vip_holder_crash(cluster):
         fault_at = time.time()
         drill.event(f"crash {holder}")
         cluster.crash(holder)
-        new = cluster.wait_for("a new VIP holder", lambda: len(held := cluster.holders()) == 1 and held[0], 30)
+        new = cluster.wait_for(
+            "a new VIP holder", lambda: len(held := cluster.holders()) == 1 and held[0], timeout=30, every=0.5
+        )
         drill.event(f"{new} holds the VIP")
         time.sleep(3)
         drill.event(f"start {holder}")
