@@ -53,6 +53,17 @@ PATRONI_ENV = "/etc/patroni/patroni.env"
 PATRONI_CA = "/etc/patroni/pki/etcd-ca.crt"
 ETCD_PKI = "/etc/etcd/pki"
 PARTITION_TABLE = "gardenos_drill_partition"
+# The partition: every frame in and out of each network interface but loopback dropped, at the netdev
+# hooks. An inet table (IP's input and output hooks) would let frames of packet sockets out: a cut-off
+# keepalived's gratuitous neighbour advertisements then still reached the clients and drew the VIP's
+# traffic to a host nobody could reach (measured: writes stopped until the partition healed).
+PARTITION = f"""devices=$(ls /sys/class/net | grep -vx lo | paste -sd, -)
+nft -f - <<EOF
+table netdev {PARTITION_TABLE} {{
+  chain ingress {{ type filter hook ingress devices = {{ $devices }} priority -500; policy drop; }}
+  chain egress {{ type filter hook egress devices = {{ $devices }} priority -500; policy drop; }}
+}}
+EOF"""
 HEALTHY_TIMEOUT = 180
 # The replication lag a healthy replica may show (bytes), as Patroni's maximum_lag_on_failover default.
 HEALTHY_LAG = 1048576
@@ -157,17 +168,17 @@ class Cluster:
         return int(self.api(self.leader() or self.live("patroni")[0], "/config")[1]["ttl"])
 
     def haproxy_hosts(self):
-        """{live HAProxy host: (states of haproxy and keepalived, whether it holds the VIP)}, one podman exec each."""
+        """{live HAProxy host: {"services": haproxy's and keepalived's states, "holds": the VIP?}}, one exec each."""
         state = {}
         for host in self.live("haproxy"):
             said = self.sh(host, f"systemctl is-active haproxy keepalived; ip -o address show to {self.vip}").stdout
             lines = said.splitlines()
-            state[host] = (lines[:2], len(lines) > 2)
+            state[host] = {"services": lines[:2], "holds": len(lines) > 2}
         return state
 
     def holders(self):
         """The live HAProxy hosts that hold the VIP."""
-        return [host for host, (_, holds) in self.haproxy_hosts().items() if holds]
+        return [host for host, state in self.haproxy_hosts().items() if state["holds"]]
 
     def etcdctl(self, args, on=None, timeout=20, check=False):
         endpoints = ",".join(url(self.ip(name), 2379) for name in self.having("etcd"))
@@ -215,8 +226,8 @@ class Cluster:
     def vip_problems(self):
         """One VIP holder; HAProxy and keepalived active on every HAProxy host."""
         state = self.haproxy_hosts()
-        found = [f"{host}: haproxy, keepalived {on}" for host, (on, _) in state.items() if on != ["active", "active"]]
-        holders = [host for host, (_, holds) in state.items() if holds]
+        found = [f"{host}: {seen['services']}" for host, seen in state.items() if seen["services"] != ["active"] * 2]
+        holders = [host for host, seen in state.items() if seen["holds"]]
         return found + ([] if len(holders) == 1 else [f"VIP holders: {holders}"])
 
     def problems(self):
@@ -258,7 +269,7 @@ class Cluster:
         for host in sorted(self.crashed):
             self.start(host)
         for host in self.names:
-            self.sh(host, f"nft delete table inet {PARTITION_TABLE} 2>/dev/null")
+            self.sh(host, f"nft delete table netdev {PARTITION_TABLE} 2>/dev/null")
         for host in self.having("etcd"):
             self.sh(host, "systemctl start --no-block etcd")
 
@@ -306,7 +317,7 @@ class Probe:
             )
         else:
             Path(stop).touch()
-            output, _ = self.process.communicate(timeout=60)
+            output = self.process.communicate(timeout=60)[0]
             Path(stop).unlink()
         return json.loads(output)
 
@@ -483,13 +494,7 @@ def primary_partition(cluster):
     with Probe(cluster, host="127.0.0.1", port=cluster.secrets()["pg_port"], on=old) as direct, Probe(cluster) as probe:
         fault_at = time.time()
         drill.event(f"cut off {old}")
-        cluster.sh(
-            old,
-            f"nft -f - <<'EOF'\ntable inet {PARTITION_TABLE} {{\n"
-            "  chain input { type filter hook input priority -300; policy drop; iifname lo accept; }\n"
-            "  chain output { type filter hook output priority -300; policy drop; oifname lo accept; }\n}\nEOF",
-            check=True,
-        )
+        cluster.sh(old, PARTITION, check=True)
         new = cluster.wait_for(
             "a new leader", lambda: (leader := cluster.leader(others)) not in (None, old) and leader, 90
         )
@@ -498,7 +503,7 @@ def primary_partition(cluster):
         time.sleep(max(3.0, fault_at + ttl + 5 - time.time()))
         drill.event(f"heal {old}")
         healed_at = time.time()
-        cluster.sh(old, f"nft delete table inet {PARTITION_TABLE}", check=True)
+        cluster.sh(old, f"nft delete table netdev {PARTITION_TABLE}", check=True)
         cluster.wait_healthy()
         healthy_at = time.time()
         drill.event("healthy")

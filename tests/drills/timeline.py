@@ -38,7 +38,7 @@ class Canvas:
 
     def __init__(self, width, height):
         self.width, self.height = width, height
-        self.rows = [bytearray(WHITE * width) for _ in range(height)]
+        self.rows = [bytearray(WHITE * width) for row in range(height)]
 
     def rect(self, x0, y0, x1, y1, color):
         """Fill [x0, x1) x [y0, y1), clipped to the image."""

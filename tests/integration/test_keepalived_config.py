@@ -38,6 +38,8 @@ def test_the_lab_holds_its_ipv4_vip_over_lab_1_and_lab_2(tmp_path):
         assert block(config, "virtual_ipaddress") == ["10.77.0.10/32 dev eth0"]
         assert block(config, "track_script") == ["haproxy_ready"]
         assert 'script "/usr/local/lib/gardenos-haproxy-ready"' in config
+        # the holder repeats its gratuitous ARPs while it holds the VIP (found after a healed partition)
+        assert setting(config, "vrrp_garp_master_refresh") == ["1"]
     # the same router ID on both, the first host of the group first in a tie
     assert setting(configs["lab-1"], "virtual_router_id") == setting(configs["lab-2"], "virtual_router_id")
     assert int(setting(configs["lab-1"], "priority")[0]) > int(setting(configs["lab-2"], "priority")[0])
