@@ -17,7 +17,7 @@ summary table goes to standard output. The drills:
   vip_holder_crash    hard crash (podman kill) of the host holding the VIP, not the primary's; started again,
                       it must not take the VIP back
   primary_crash       hard crash of the primary's host; started again, it rejoins as a replica
-  primary_partition   the primary's host drops all traffic but loopback: a client on that host must not
+  primary_partition   the primary's host drops every frame but loopback's: a client on that host must not
                       commit after the cut-off plus Patroni's ttl, another member takes over
   old_primary_rejoins the partition healed: the old primary rejoins as a replica (pg_rewind)
 """
