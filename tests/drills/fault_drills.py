@@ -83,7 +83,7 @@ class Cluster:
         self.vip = vip["address"] if isinstance(vip, dict) else vip
         self.names = sorted(self.servers)
         self.crashed = set()
-        self._secrets = None
+        self._patroni = None
         self._context = None
 
     def having(self, service):
@@ -113,16 +113,16 @@ class Cluster:
         self.podman("start", host)
         self.crashed.discard(host)
 
-    def secrets(self):
-        """Patroni's environment (passwords) and configuration, read on a member."""
-        if self._secrets is None:
+    def patroni(self):
+        """What the drills need of Patroni's environment and configuration (passwords, ports), read on a member."""
+        if self._patroni is None:
             host = self.live("patroni")[0]
             env = self.sh(host, f"cat {PATRONI_ENV}", check=True).stdout
             values = dict(re.findall(r'^(\w+)="(.*)"$', env, re.MULTILINE))
             config = yaml.safe_load(self.sh(host, f"cat {PATRONI_CONFIG}", check=True).stdout)
             ca = self.sh(host, f"cat {PATRONI_CA}", check=True).stdout
             self._context = ssl.create_default_context(cadata=ca)
-            self._secrets = {
+            self._patroni = {
                 "superuser": values["PATRONI_SUPERUSER_PASSWORD"],
                 "api_auth": "Basic "
                 + base64.b64encode(
@@ -131,15 +131,15 @@ class Cluster:
                 "pg_port": config["postgresql"]["connect_address"].rsplit(":", 1)[1],
                 "api_port": int(config["restapi"]["connect_address"].rsplit(":", 1)[1]),
             }
-        return self._secrets
+        return self._patroni
 
     def api(self, host, path, body=None, timeout=2.0):
         """A Patroni REST API call to a member over HTTPS (checked against the cluster CA): status, JSON body."""
-        secrets = self.secrets()
-        request = urllib.request.Request(url(self.ip(host), secrets["api_port"], scheme="https", path=path))
+        settings = self.patroni()
+        request = urllib.request.Request(url(self.ip(host), settings["api_port"], scheme="https", path=path))
         if body is not None:
             request.data = json.dumps(body).encode()
-            request.add_header("Authorization", secrets["api_auth"])
+            request.add_header("Authorization", settings["api_auth"])
             request.add_header("Content-Type", "application/json")
         try:
             with urllib.request.urlopen(request, timeout=timeout, context=self._context) as response:
@@ -299,7 +299,7 @@ class Probe:
                 f" > /root/{self.run}.json 2> /root/{self.run}.err",
             )  # fmt: skip
         else:
-            env = dict(os.environ, PGPASSWORD=self.cluster.secrets()["superuser"])
+            env = dict(os.environ, PGPASSWORD=self.cluster.patroni()["superuser"])
             self.process = subprocess.Popen(
                 [sys.executable, str(PROBE), *self.args], env=env, stdout=subprocess.PIPE, text=True
             )
@@ -491,7 +491,7 @@ def primary_partition(cluster):
     old = cluster.leader()
     ttl = cluster.ttl()
     others = [name for name in cluster.live("patroni") if name != old]
-    with Probe(cluster, host="127.0.0.1", port=cluster.secrets()["pg_port"], on=old) as direct, Probe(cluster) as probe:
+    with Probe(cluster, host="127.0.0.1", port=cluster.patroni()["pg_port"], on=old) as direct, Probe(cluster) as probe:
         fault_at = time.time()
         drill.event(f"cut off {old}")
         cluster.sh(old, PARTITION, check=True)
