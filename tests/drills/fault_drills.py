@@ -180,6 +180,10 @@ class Cluster:
         """The live HAProxy hosts that hold the VIP."""
         return [host for host, state in self.haproxy_hosts().items() if state["holds"]]
 
+    def sole_holder(self, timeout=30):
+        """Wait until exactly one live host holds the VIP; its name."""
+        return self.wait_for("one VIP holder", lambda: len(held := self.holders()) == 1 and held[0], timeout, every=0.5)
+
     def etcdctl(self, args, on=None, timeout=20, check=False):
         endpoints = ",".join(url(self.ip(name), 2379) for name in self.having("etcd"))
         return self.sh(
@@ -349,8 +353,23 @@ class Drill:
         self.figures = {}
 
     def event(self, label):
+        """Note an event; its UNIX time."""
         self.events.append((time.time(), label))
         print(f"  {self.name}: {label}", flush=True)
+        return self.events[-1][0]
+
+    def new_leader(self, old, among=None, timeout=60):
+        """Wait until a member other than ``old`` leads (asking the members ``among``); its name, as an event."""
+        new = self.cluster.wait_for(
+            "a new leader", lambda: (leader := self.cluster.leader(among)) not in (None, old) and leader, timeout
+        )
+        self.event(f"{new} leads")
+        return new
+
+    def healthy(self):
+        """Wait until the cluster is fully healthy; the UNIX time it was, as an event."""
+        self.cluster.wait_healthy()
+        return self.event("healthy")
 
     def report(self, probe, fault_at, healthy_at, since=None):
         """The drill's result; with ``since`` (UNIX time) its outage counts from then on only."""
@@ -382,16 +401,12 @@ def switchover(cluster):
     drill = Drill("switchover", 5.0, cluster)
     with Probe(cluster) as probe:
         old = cluster.leader()
-        fault_at = time.time()
-        drill.event(f"switchover from {old}")
+        fault_at = drill.event(f"switchover from {old}")
         status, answer = cluster.api(old, "/switchover", {"leader": old}, timeout=30)
         if status != 200:
             raise DrillError(f"switchover refused: {status} {answer}")
-        new = cluster.wait_for("a new leader", lambda: (leader := cluster.leader()) not in (None, old) and leader)
-        drill.event(f"{new} leads")
-        cluster.wait_healthy()
-        healthy_at = time.time()
-        drill.event("healthy")
+        drill.new_leader(old)
+        healthy_at = drill.healthy()
         return drill.report(probe.result(), fault_at, healthy_at)
 
 
@@ -400,15 +415,12 @@ def etcd_member_killed(cluster):
     leader = cluster.leader()
     victim = cluster.etcd_leader()
     with Probe(cluster) as probe:
-        fault_at = time.time()
-        drill.event(f"kill etcd on {victim}")
+        fault_at = drill.event(f"kill etcd on {victim}")
         cluster.sh(victim, "systemctl kill --signal=SIGKILL etcd", check=True)
         time.sleep(10)
         drill.event(f"start etcd on {victim}")
         cluster.sh(victim, "systemctl start etcd", timeout=60, check=True)
-        cluster.wait_healthy()
-        healthy_at = time.time()
-        drill.event("healthy")
+        healthy_at = drill.healthy()
         drill.figures["no_failover"] = cluster.leader() == leader
         return drill.report(probe.result(), fault_at, healthy_at)
 
@@ -420,24 +432,21 @@ def etcd_quorum_loss(cluster, seconds=40):
     # A majority stopped; the primary's own member last, so that it is the one left when it can be.
     victims = sorted(members, key=lambda name: name == leader)[: len(members) // 2 + 1]
     with Probe(cluster) as probe:
-        fault_at = time.time()
-        drill.event(f"stop etcd on {', '.join(victims)}")
+        fault_at = drill.event(f"stop etcd on {', '.join(victims)}")
         for victim in victims:
             cluster.sh(victim, "systemctl stop etcd", check=True)
         time.sleep(seconds)
         drill.event("start etcd")
         for victim in victims:
             cluster.sh(victim, "systemctl start --no-block etcd", check=True)
-        cluster.wait_healthy()
-        healthy_at = time.time()
-        drill.event("healthy")
+        healthy_at = drill.healthy()
         drill.figures["no_failover"] = cluster.leader() == leader
         return drill.report(probe.result(), fault_at, healthy_at)
 
 
 def vip_holder_crash(cluster):
     drill = Drill("vip_holder_crash", 5.0, cluster)
-    holder = cluster.wait_for("one VIP holder", lambda: len(held := cluster.holders()) == 1 and held[0], every=0.5)
+    holder = cluster.sole_holder()
     if holder == cluster.leader():
         # The primary's host is primary_crash's drill: this one crashes the VIP alone.
         status, answer = cluster.api(holder, "/switchover", {"leader": holder}, timeout=30)
@@ -445,19 +454,14 @@ def vip_holder_crash(cluster):
             raise DrillError(f"switchover away from the VIP holder refused: {status} {answer}")
         cluster.wait_healthy()
     with Probe(cluster) as probe:
-        fault_at = time.time()
-        drill.event(f"crash {holder}")
+        fault_at = drill.event(f"crash {holder}")
         cluster.crash(holder)
-        new = cluster.wait_for(
-            "a new VIP holder", lambda: len(held := cluster.holders()) == 1 and held[0], timeout=30, every=0.5
-        )
+        new = cluster.sole_holder()
         drill.event(f"{new} holds the VIP")
         time.sleep(3)
         drill.event(f"start {holder}")
         cluster.start(holder)
-        cluster.wait_healthy()
-        healthy_at = time.time()
-        drill.event("healthy")
+        healthy_at = drill.healthy()
         time.sleep(3)
         drill.figures["vip_stayed"] = cluster.holders() == [new]
         return drill.report(probe.result(), fault_at, healthy_at)
@@ -469,18 +473,13 @@ def primary_crash(cluster):
         old = cluster.leader()
         # etcd extends every lease when its raft leader changes: losing both at once takes longest.
         drill.figures["etcd_leader_crashed_too"] = cluster.etcd_leader() == old
-        fault_at = time.time()
-        drill.event(f"crash {old}")
+        fault_at = drill.event(f"crash {old}")
         cluster.crash(old)
-        new = cluster.wait_for("a new leader", lambda: (leader := cluster.leader()) not in (None, old) and leader, 90)
-        drill.event(f"{new} leads")
+        drill.new_leader(old, timeout=90)
         time.sleep(3)
-        started = time.time()
-        drill.event(f"start {old}")
+        started = drill.event(f"start {old}")
         cluster.start(old)
-        cluster.wait_healthy()
-        healthy_at = time.time()
-        drill.event("healthy")
+        healthy_at = drill.healthy()
         drill.figures["rewound"] = "pg_rewind" in cluster.journal_since(old, "patroni", started)
         return drill.report(probe.result(), fault_at, healthy_at)
 
@@ -492,21 +491,14 @@ def primary_partition(cluster):
     ttl = cluster.ttl()
     others = [name for name in cluster.live("patroni") if name != old]
     with Probe(cluster, host="127.0.0.1", port=cluster.patroni()["pg_port"], on=old) as direct, Probe(cluster) as probe:
-        fault_at = time.time()
-        drill.event(f"cut off {old}")
+        fault_at = drill.event(f"cut off {old}")
         cluster.sh(old, PARTITION, check=True)
-        new = cluster.wait_for(
-            "a new leader", lambda: (leader := cluster.leader(others)) not in (None, old) and leader, 90
-        )
-        drill.event(f"{new} leads")
+        drill.new_leader(old, among=others, timeout=90)
         # Long enough past the cut-off plus ttl to see whether the old primary still commits.
         time.sleep(max(3.0, fault_at + ttl + 5 - time.time()))
-        drill.event(f"heal {old}")
-        healed_at = time.time()
+        healed_at = drill.event(f"heal {old}")
         cluster.sh(old, f"nft delete table netdev {PARTITION_TABLE}", check=True)
-        cluster.wait_healthy()
-        healthy_at = time.time()
-        drill.event("healthy")
+        healthy_at = drill.healthy()
         rejoin = Drill("old_primary_rejoins", None, cluster)
         rejoin.events = drill.events
         rejoin.figures["rewound"] = "pg_rewind" in cluster.journal_since(old, "patroni", healed_at)
