@@ -73,12 +73,17 @@ stats:
     - C(pxname) is the proxy, C(svname) the server name or C(FRONTEND) or C(BACKEND), C(status) the state
       (C(UP), C(DOWN), C(MAINT), C(no check), C(OPEN) for a frontend ...), C(check_status) and C(check_desc)
       the last health check.
+    - HAProxy marks the C(check_status) of a check that is running at the moment with a C(* ) prefix: the module
+      removes it, so C(check_status) is always the last check's result, and sets C(check_running) (C(true) or
+      C(false)) on each row that has a C(check_status).
   returned: success
   type: list
   elements: dict
   sample:
-    - {"pxname": "postgres_primary", "svname": "lab-1", "status": "UP", "check_status": "L7OK", "check_code": "200"}
-    - {"pxname": "postgres_primary", "svname": "lab-2", "status": "DOWN", "check_status": "L7STS", "check_code": "503"}
+    - {"pxname": "postgres_primary", "svname": "lab-1", "status": "UP", "check_status": "L7OK", "check_code": "200",
+       "check_running": false}
+    - {"pxname": "postgres_primary", "svname": "lab-2", "status": "DOWN", "check_status": "L7STS", "check_code": "503",
+       "check_running": true}
     - {"pxname": "postgres_primary", "svname": "BACKEND", "status": "UP", "check_status": ""}
 """
 
@@ -91,6 +96,8 @@ from ansible.module_utils.common.text.converters import to_bytes, to_text
 
 # What HAProxy answers instead of the data when a command is refused.
 REFUSALS = ("Unknown command", "Permission denied")
+# HAProxy's prefix of the check_status of a server whose check runs at the moment.
+CHECK_RUNNING = "* "
 
 
 class StatsSocketError(Exception):
@@ -170,7 +177,13 @@ def parse_stat(text):
         header.pop()
     rows = []
     for values in reader:
-        rows.append(dict(zip(header, values)))
+        row = dict(zip(header, values))
+        if row.get("check_status"):
+            # "* L4CON": the last check failed to connect, and the next one is running now.
+            row["check_running"] = row["check_status"].startswith(CHECK_RUNNING)
+            if row["check_running"]:
+                row["check_status"] = row["check_status"][len(CHECK_RUNNING) :]
+        rows.append(row)
     return rows
 
 

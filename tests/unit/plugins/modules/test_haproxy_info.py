@@ -92,6 +92,16 @@ def test_parse_stat_keeps_quoted_commas():
     assert parse_stat(text) == [{"pxname": "px", "svname": "s1", "status": "DOWN", "check_desc": "a, b"}]
 
 
+def test_parse_stat_gives_the_last_checks_status_of_a_server_whose_check_runs_now():
+    text = "# pxname,svname,status,check_status,\npx,s1,DOWN,* L4CON,\npx,s2,UP,L7OK,\npx,BACKEND,UP,,\n"
+    rows = parse_stat(text)
+    assert [(row["check_status"], row.get("check_running")) for row in rows] == [
+        ("L4CON", True),
+        ("L7OK", False),
+        ("", None),
+    ]
+
+
 @pytest.mark.parametrize("text", ["", "\n", "pxname,svname\n"])
 def test_parse_stat_refuses_an_answer_without_header(text):
     with pytest.raises(StatsSocketError, match="no CSV header"):
