@@ -116,3 +116,25 @@ def test_the_vip_moves_when_its_holders_haproxy_stops_and_stays_when_it_returns(
     # Non-preemptive: with its HAProxy back, the old holder does not take the VIP back.
     time.sleep(4)
     assert holders() == [new]
+
+
+def test_the_vip_check_fails_on_a_configuration_that_does_not_load_and_rechecks_only_a_changed_one():
+    """keepalived's check (haproxy -c) keeps its verdict with the files' identities: a broken haproxy.cfg fails it
+    at once (nothing reloads HAProxy), the repaired one passes, and an unchanged one is not checked again."""
+    host = HOSTS[next(name for name in NAMES if name != wait_for_one_holder())]
+    check, verdict = "/usr/local/lib/gardenos-haproxy-ready", "/run/gardenos-haproxy-ready.verdict"
+    assert host.run(check).rc == 0
+    assert host.file(verdict).content_string.startswith("/etc/haproxy/haproxy.cfg ")
+    host.check_output("cp -p /etc/haproxy/haproxy.cfg /root/haproxy.cfg.good")
+    try:
+        host.check_output("echo 'no-such-keyword here' >> /etc/haproxy/haproxy.cfg")
+        assert host.run(check).rc == 1
+        assert not host.file(verdict).exists
+    finally:
+        host.check_output("cp /root/haproxy.cfg.good /etc/haproxy/haproxy.cfg")
+    assert host.run(check).rc == 0
+    # The verdict is kept: a later check with the same files leaves the file as it is.
+    kept = host.file(verdict).mtime
+    time.sleep(1.1)
+    assert host.run(check).rc == 0
+    assert host.file(verdict).mtime == kept
