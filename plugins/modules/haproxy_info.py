@@ -73,17 +73,15 @@ stats:
     - C(pxname) is the proxy, C(svname) the server name or C(FRONTEND) or C(BACKEND), C(status) the state
       (C(UP), C(DOWN), C(MAINT), C(no check), C(OPEN) for a frontend ...), C(check_status) and C(check_desc)
       the last health check.
-    - HAProxy marks the C(check_status) of a check that is running at the moment with a C(* ) prefix: the module
-      removes it, so C(check_status) is always the last check's result, and sets C(check_running) (C(true) or
-      C(false)) on each row that has a C(check_status).
+    - HAProxy marks the C(check_status) of a server whose check is running at the moment with a C(* ) prefix. The
+      module removes it, so that C(check_status) is always the last check's result, and sets C(check_running)
+      (C(true) or C(false)) on each row that has a C(check_status).
   returned: success
   type: list
   elements: dict
   sample:
-    - {"pxname": "postgres_primary", "svname": "lab-1", "status": "UP", "check_status": "L7OK", "check_code": "200",
-       "check_running": false}
-    - {"pxname": "postgres_primary", "svname": "lab-2", "status": "DOWN", "check_status": "L7STS", "check_code": "503",
-       "check_running": true}
+    - {"pxname": "postgres_primary", "svname": "db-1", "status": "UP", "check_status": "L7OK", "check_running": false}
+    - {"pxname": "postgres_primary", "svname": "db-2", "status": "DOWN", "check_status": "L7STS", "check_running": true}
     - {"pxname": "postgres_primary", "svname": "BACKEND", "status": "UP", "check_status": ""}
 """
 
