@@ -231,7 +231,7 @@ def test_stuck_uninitialized_cluster_and_its_recovery(healthy_patroni, run_modul
     # Every member waits, none runs PostgreSQL; between its loops one may show another state than "stopped" (seen
     # under make test's load), never a running one.
     states = [(m["name"], m["state"]) for m in stuck["members"]]
-    assert len(states) == 3 and not any(state in ("running", "streaming") for _, state in states), states
+    assert len(states) == 3 and not any(state in ("running", "streaming") for name, state in states), states
     assert len(stuck["problems"]) == 1
     assert f"/service/{cluster.scope}/" in stuck["problems"][0]
     assert "etcd_deleterange" in stuck["problems"][0]
