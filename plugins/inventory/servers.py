@@ -102,6 +102,45 @@ options:
           - Needs at least one server with the service V(haproxy); two or more for no single point of failure.
           - When absent, clients use the HAProxy servers' own addresses.
         type: raw
+      backup:
+        description:
+          - Where PostgreSQL's backups and archived WAL go besides the repository of the server with the service
+            V(backup) (README "Backups").
+        type: dict
+        suboptions:
+          s3:
+            description:
+              - An S3-compatible object store, set as C(gardenos_cluster_backup_s3) with its defaults filled in and
+                C(endpoint) parsed into C(url), C(host) and C(port). Its access key and secret key are the
+                cluster's secrets, never in this file.
+            type: dict
+            suboptions:
+              endpoint:
+                description:
+                  - The object store's https URL, host and optionally port only (V(https://s3.example.com:9000)).
+                type: string
+                required: true
+              bucket:
+                description: The bucket (3 to 63 lowercase letters, digits, C(.) and C(-)).
+                type: string
+                required: true
+              region:
+                description: The bucket's region.
+                type: string
+                default: us-east-1
+              uri_style:
+                description:
+                  - V(path) (V(https://endpoint/bucket), SeaweedFS, MinIO) or V(host) (V(https://bucket.endpoint), AWS).
+                type: string
+                choices: [path, host]
+                default: path
+              tls_ca:
+                description:
+                  - What the endpoint's certificate is checked against, the system's CAs or the cluster's own CA (an
+                    object store the cluster's PKI issued its certificate).
+                type: string
+                choices: [system, cluster]
+                default: system
   servers:
     description:
       - The servers, a mapping of server name to the server's settings described below.
@@ -137,9 +176,11 @@ options:
         description:
           - The services the server runs, set as C(gardenos_services); the server joins the group of each.
           - A server runs V(k3s_server) or V(k3s_agent), not both.
+          - V(backup) (pgBackRest's repository of PostgreSQL's backups) is for one server at most, and needs servers
+            with V(patroni).
         type: list
         elements: string
-        choices: [etcd, k3s_server, k3s_agent, haproxy, patroni]
+        choices: [etcd, k3s_server, k3s_agent, haproxy, patroni, backup]
         default: []
       vars:
         description:
@@ -227,6 +268,7 @@ from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
 from ansible.utils.vars import combine_vars
+from ansible_collections.gardenos.cluster.plugins.plugin_utils.servers_backup import check_backup
 from ansible_collections.gardenos.cluster.plugins.plugin_utils.servers_fields import (
     CONSTRUCTED_KEYS,
     DATA_KEYS,
@@ -355,6 +397,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             checked[name] = entry
             check_fqdn(name, cluster.get("domain"), self._error)
         cluster["vip"] = check_vip(cluster.get("vip"), checked, self._error)
+        cluster["backup"] = check_backup(cluster.get("backup"), checked, self._error)
         return cluster, checked
 
     def _warn_about_etcd(self, servers):
@@ -390,6 +433,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             self.inventory.set_variable("all", "gardenos_cluster_vip", cluster["vip"]["address"])
             if cluster["vip"]["interface"]:
                 self.inventory.set_variable("all", "gardenos_cluster_vip_interface", cluster["vip"]["interface"])
+        # Absent, backups go to the backup server's repository only, or nowhere without one.
+        if (cluster["backup"] or {}).get("s3"):
+            self.inventory.set_variable("all", "gardenos_cluster_backup_s3", cluster["backup"]["s3"])
 
     def _populate(self, cluster, servers):
         for group in (*SERVICES, "primary"):

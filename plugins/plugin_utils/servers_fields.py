@@ -21,10 +21,10 @@ from collections.abc import Mapping
 from ansible.template import trust_as_template
 
 PLUGIN_NAME = "gardenos.cluster.servers"
-SERVICES = ("etcd", "k3s_server", "k3s_agent", "haproxy", "patroni")
+SERVICES = ("etcd", "k3s_server", "k3s_agent", "haproxy", "patroni", "backup")
 ROLES = ("primary", "worker")
 SERVER_FIELDS = ("ip", "region", "role", "services", "vars")
-CLUSTER_FIELDS = ("name", "domain", "versions", "client_networks", "admin_networks", "vip")
+CLUSTER_FIELDS = ("name", "domain", "versions", "client_networks", "admin_networks", "vip", "backup")
 # cluster.vip as a mapping: the address, and optionally the interface keepalived holds it on
 VIP_FIELDS = ("address", "interface")
 # the cluster fields that are lists of networks (addresses or CIDRs)
@@ -52,6 +52,7 @@ CLUSTER_VARS = {
     "gardenos_cluster_admin_networks": "cluster.admin_networks",
     "gardenos_cluster_vip": "cluster.vip",
     "gardenos_cluster_vip_interface": "cluster.vip.interface",
+    "gardenos_cluster_backup_s3": "cluster.backup.s3",
 }
 
 _HOST_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
