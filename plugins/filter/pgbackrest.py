@@ -1,0 +1,159 @@
+# -*- coding: utf-8 -*-
+# Copyright: gardenos.cluster developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""pgBackRest's configuration of one host of a gardenos.cluster: the repository server (service `backup`) or a
+Patroni member, with the repositories of servers.yaml (the repository server's disk, an S3 object store)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleFilterError
+from ansible.module_utils.common.collections import is_sequence
+
+# Options every host has, whatever its part (pgBackRest's [global] section).
+COMMON = {
+    "log-level-console": "info",
+    "log-level-file": "detail",
+    "compress-type": "zst",
+    "start-fast": "y",
+}
+_REQUIRED = ("stanza", "members", "pg", "tls", "retention_full_days")
+
+
+def _tls_client(prefix, tls):
+    """The options of a TLS connection to another host's pgBackRest server (prefix repo1-host or pg2-host)."""
+    return {
+        prefix + "-type": "tls",
+        prefix + "-port": str(tls["port"]),
+        prefix + "-ca-file": tls["ca_file"],
+        prefix + "-cert-file": tls["cert_file"],
+        prefix + "-key-file": tls["key_file"],
+    }
+
+
+def _tls_server(address, tls, clients, stanza):
+    """The options of this host's pgBackRest server: who may connect (by certificate CN) and for which stanza."""
+    return {
+        "tls-server-address": address,
+        "tls-server-port": str(tls["port"]),
+        "tls-server-ca-file": tls["ca_file"],
+        "tls-server-cert-file": tls["cert_file"],
+        "tls-server-key-file": tls["key_file"],
+        "tls-server-auth": ["%s=%s" % (client, stanza) for client in clients],
+    }
+
+
+def _repositories(settings):
+    """The repositories' options where they are kept (the repository server, or every member without one)."""
+    options = {}
+    retention = str(int(settings["retention_full_days"]))
+    index = 0
+    if settings.get("repository"):
+        index += 1
+        options.update(
+            {
+                "repo%d-path" % index: settings["repository"]["path"],
+                "repo%d-retention-full-type" % index: "time",
+                "repo%d-retention-full" % index: retention,
+                "repo%d-cipher-type" % index: "aes-256-cbc",
+            }
+        )
+    s3 = settings.get("s3")
+    if s3:
+        index += 1
+        prefix = "repo%d-" % index
+        options.update(
+            {
+                prefix + "type": "s3",
+                prefix + "path": s3["path"],
+                prefix + "s3-bucket": s3["bucket"],
+                prefix + "s3-endpoint": s3["endpoint"]["host"],
+                prefix + "storage-port": str(s3["endpoint"]["port"]),
+                prefix + "s3-region": s3["region"],
+                prefix + "s3-uri-style": s3["uri_style"],
+                prefix + "retention-full-type": "time",
+                prefix + "retention-full": retention,
+                prefix + "cipher-type": "aes-256-cbc",
+            }
+        )
+        if s3.get("ca_file"):
+            options[prefix + "storage-ca-file"] = s3["ca_file"]
+    return options
+
+
+def _check(settings, host):
+    if not isinstance(settings, dict):
+        raise AnsibleFilterError("pgbackrest_config: the settings must be a mapping")
+    missing = [key for key in _REQUIRED if key not in settings]
+    if missing:
+        raise AnsibleFilterError("pgbackrest_config: the settings have no %s" % ", ".join(missing))
+    members = settings["members"]
+    if not is_sequence(members) or not members:
+        raise AnsibleFilterError("pgbackrest_config: members must be a non-empty list of {name, address}")
+    if not settings.get("repository") and not settings.get("s3"):
+        raise AnsibleFilterError("pgbackrest_config: no repository: neither a repository server nor s3")
+    names = [member["name"] for member in members]
+    repository = (settings.get("repository") or {}).get("name")
+    if host != repository and host not in names:
+        raise AnsibleFilterError(
+            "pgbackrest_config: %s is neither the repository server (%s) nor a Patroni member (%s)"
+            % (host, repository or "none", ", ".join(names))
+        )
+
+
+def pgbackrest_config(settings, host):
+    """pgbackrest.conf of ``host`` as {section: {option: value or list of values}}: [global] and [<stanza>].
+
+    ``settings``: stanza, members ([{name, address}] of the Patroni members), pg ({path, port, socket_path}),
+    tls ({port, ca_file, cert_file, key_file}, one certificate per host, its CN the host's name),
+    retention_full_days, optionally repository ({name, address, path}: the repository server) and s3
+    (gardenos_cluster_backup_s3 with path and optionally ca_file).
+
+    With a repository server every repository is kept there: the backups run there (pgBackRest's backup command runs
+    where the repositories are), from the primary or a standby among pg1..pgN (backup-standby), and the members
+    reach it over TLS for archive-push, archive-get and restore; they hold no secret of the repositories. Without
+    one, each member reaches the S3 repository itself. No password or key is here: pgBackRest takes the repository
+    cipher passphrase and the S3 keys from its environment (PGBACKREST_REPO<n>_CIPHER_PASS, PGBACKREST_REPO<n>_S3_KEY
+    and PGBACKREST_REPO<n>_S3_KEY_SECRET)."""
+    _check(settings, host)
+    stanza = settings["stanza"]
+    members = settings["members"]
+    tls = settings["tls"]
+    pg = settings["pg"]
+    repository = settings.get("repository")
+    addresses = dict((member["name"], member["address"]) for member in members)
+    config = {"global": dict(COMMON), stanza: {}}
+
+    if repository and host == repository["name"]:
+        config["global"].update(_repositories(settings))
+        config["global"]["backup-standby"] = "y" if len(members) > 1 else "n"
+        config["global"].update(_tls_server(repository["address"], tls, sorted(addresses), stanza))
+        for index, member in enumerate(members, start=1):
+            config[stanza].update(
+                {
+                    "pg%d-host" % index: member["address"],
+                    "pg%d-path" % index: pg["path"],
+                    "pg%d-port" % index: str(pg["port"]),
+                    "pg%d-socket-path" % index: pg["socket_path"],
+                }
+            )
+            config[stanza].update(_tls_client("pg%d-host" % index, tls))
+        return config
+
+    config[stanza].update({"pg1-path": pg["path"], "pg1-port": str(pg["port"]), "pg1-socket-path": pg["socket_path"]})
+    if repository:
+        count = 1 + (1 if settings.get("s3") else 0)
+        for index in range(1, count + 1):
+            config["global"]["repo%d-host" % index] = repository["address"]
+            config["global"].update(_tls_client("repo%d-host" % index, tls))
+        config["global"].update(_tls_server(addresses[host], tls, [repository["name"]], stanza))
+    else:
+        config["global"].update(_repositories(settings))
+    return config
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"pgbackrest_config": pgbackrest_config}

@@ -1,0 +1,105 @@
+"""pgbackrest_config: the repository server keeps every repository and reaches each Patroni member over TLS; a member
+reaches the repository server (or, without one, S3 itself); no secret in any of it."""
+
+import copy
+
+import pytest
+from ansible.errors import AnsibleFilterError
+from ansible_collections.gardenos.cluster.plugins.filter.pgbackrest import pgbackrest_config
+
+TLS = {
+    "port": 8432,
+    "ca_file": "/etc/pgbackrest/pki/ca.crt",
+    "cert_file": "/etc/pgbackrest/pki/host.crt",
+    "key_file": "/etc/pgbackrest/pki/host.key",
+}
+S3 = {
+    "endpoint": {"url": "https://[fd78::44]:8333", "host": "fd78::44", "port": 8333},
+    "bucket": "pg-backups",
+    "region": "us-east-1",
+    "uri_style": "path",
+    "tls_ca": "cluster",
+    "path": "/molecule-cluster",
+    "ca_file": "/etc/pgbackrest/pki/ca.crt",
+}
+SETTINGS = {
+    "stanza": "postgres-cluster",
+    "members": [{"name": "pg-1", "address": "fd78::41"}, {"name": "pg-2", "address": "fd78::42"}],
+    "pg": {"path": "/var/lib/postgresql/15/main", "port": 5532, "socket_path": "/var/run/postgresql"},
+    "tls": TLS,
+    "retention_full_days": 30,
+    "repository": {"name": "backup-1", "address": "fd78::44", "path": "/var/lib/pgbackrest"},
+    "s3": S3,
+}
+
+
+def test_the_repository_server_keeps_both_repositories_and_reaches_every_member():
+    config = pgbackrest_config(SETTINGS, "backup-1")
+    glob, stanza = config["global"], config["postgres-cluster"]
+    assert glob["repo1-path"] == "/var/lib/pgbackrest"
+    assert (
+        glob["repo2-type"] == "s3" and glob["repo2-s3-endpoint"] == "fd78::44" and glob["repo2-storage-port"] == "8333"
+    )
+    assert glob["repo2-storage-ca-file"] == "/etc/pgbackrest/pki/ca.crt"
+    assert {glob["repo1-retention-full"], glob["repo2-retention-full"]} == {"30"}
+    assert {glob["repo1-cipher-type"], glob["repo2-cipher-type"]} == {"aes-256-cbc"}
+    assert glob["backup-standby"] == "y"
+    assert glob["tls-server-auth"] == ["pg-1=postgres-cluster", "pg-2=postgres-cluster"]
+    assert stanza["pg1-host"] == "fd78::41" and stanza["pg2-host"] == "fd78::42"
+    assert stanza["pg2-host-type"] == "tls" and stanza["pg2-host-port"] == "8432"
+    assert stanza["pg1-port"] == "5532"
+
+
+def test_a_member_reaches_both_repositories_through_the_repository_server_and_holds_none():
+    config = pgbackrest_config(SETTINGS, "pg-2")
+    glob = config["global"]
+    assert glob["repo1-host"] == glob["repo2-host"] == "fd78::44"
+    assert glob["repo2-host-type"] == "tls"
+    assert not any(key.endswith(("-path", "-type")) and key.startswith("repo") and "host" not in key for key in glob)
+    assert glob["tls-server-address"] == "fd78::42"
+    assert glob["tls-server-auth"] == ["backup-1=postgres-cluster"]
+    assert config["postgres-cluster"] == {
+        "pg1-path": "/var/lib/postgresql/15/main",
+        "pg1-port": "5532",
+        "pg1-socket-path": "/var/run/postgresql",
+    }
+
+
+def test_without_a_repository_server_each_member_reaches_s3_itself():
+    settings = dict(SETTINGS, repository=None)
+    glob = pgbackrest_config(settings, "pg-1")["global"]
+    assert glob["repo1-type"] == "s3" and glob["repo1-s3-bucket"] == "pg-backups"
+    assert "repo2-type" not in glob and "tls-server-auth" not in glob
+
+
+def test_a_lone_member_is_backed_up_from_the_primary():
+    settings = dict(SETTINGS, members=SETTINGS["members"][:1])
+    assert pgbackrest_config(settings, "backup-1")["global"]["backup-standby"] == "n"
+
+
+def test_no_secret_and_no_empty_value_anywhere():
+    for host in ("backup-1", "pg-1"):
+        for section in pgbackrest_config(SETTINGS, host).values():
+            for option, value in section.items():
+                assert "pass" not in option and "secret" not in option and not option.endswith("-s3-key")
+                assert value not in ("", None, [])
+
+
+def test_the_settings_are_not_changed():
+    settings = copy.deepcopy(SETTINGS)
+    pgbackrest_config(settings, "backup-1")
+    assert settings == SETTINGS
+
+
+@pytest.mark.parametrize(
+    ("settings", "host", "message"),
+    [
+        ({}, "pg-1", "the settings have no stanza, members, pg, tls, retention_full_days"),
+        (dict(SETTINGS, members=[]), "pg-1", "members must be a non-empty list"),
+        (dict(SETTINGS, repository=None, s3=None), "pg-1", "no repository"),
+        (SETTINGS, "pg-9", r"pg-9 is neither the repository server \(backup-1\) nor a Patroni member \(pg-1, pg-2\)"),
+    ],
+)
+def test_refusals(settings, host, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        pgbackrest_config(settings, host)
