@@ -20,6 +20,9 @@ COMMON = {
     "start-fast": "y",
 }
 _REQUIRED = ("stanza", "members", "pg", "tls", "retention_full_days")
+# The CN of a host's pgBackRest certificate. The cluster CA also signs etcd's client certificates, and etcd takes a
+# client certificate's CN as its user: this one must never be an etcd user name (a server named "root").
+CLIENT_CN = "pgbackrest@%s"
 
 
 def _tls_client(prefix, tls):
@@ -41,7 +44,7 @@ def _tls_server(address, tls, clients, stanza):
         "tls-server-ca-file": tls["ca_file"],
         "tls-server-cert-file": tls["cert_file"],
         "tls-server-key-file": tls["key_file"],
-        "tls-server-auth": ["%s=%s" % (client, stanza) for client in clients],
+        "tls-server-auth": ["%s=%s" % (CLIENT_CN % client, stanza) for client in clients],
     }
 
 

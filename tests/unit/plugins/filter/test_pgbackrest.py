@@ -44,7 +44,7 @@ def test_the_repository_server_keeps_both_repositories_and_reaches_every_member(
     assert {glob["repo1-retention-full"], glob["repo2-retention-full"]} == {"30"}
     assert {glob["repo1-cipher-type"], glob["repo2-cipher-type"]} == {"aes-256-cbc"}
     assert glob["backup-standby"] == "y"
-    assert glob["tls-server-auth"] == ["pg-1=postgres-cluster", "pg-2=postgres-cluster"]
+    assert glob["tls-server-auth"] == ["pgbackrest@pg-1=postgres-cluster", "pgbackrest@pg-2=postgres-cluster"]
     assert stanza["pg1-host"] == "fd78::41" and stanza["pg2-host"] == "fd78::42"
     assert stanza["pg2-host-type"] == "tls" and stanza["pg2-host-port"] == "8432"
     assert stanza["pg1-port"] == "5532"
@@ -57,7 +57,7 @@ def test_a_member_reaches_both_repositories_through_the_repository_server_and_ho
     assert glob["repo2-host-type"] == "tls"
     assert not any(key.endswith(("-path", "-type")) and key.startswith("repo") and "host" not in key for key in glob)
     assert glob["tls-server-address"] == "fd78::42"
-    assert glob["tls-server-auth"] == ["backup-1=postgres-cluster"]
+    assert glob["tls-server-auth"] == ["pgbackrest@backup-1=postgres-cluster"]
     assert config["postgres-cluster"] == {
         "pg1-path": "/var/lib/postgresql/15/main",
         "pg1-port": "5532",
