@@ -97,6 +97,32 @@ def patroni_api_certificates(addresses, suffix, domain=""):
     return certificates
 
 
+def pgbackrest_certificates(addresses, suffix, domain=""):
+    """Each pgBackRest host's certificate (its TLS server's, and its client's to the other hosts), signed by the
+    cluster CA: ``{host: address}`` -> entries named ``<host><suffix>``.
+
+    The CN is ``pgbackrest@<host>``: the cluster CA also signs etcd's client certificates and etcd takes a client
+    certificate's CN as its user name, so this CN must be no etcd user's (the collection makes none with "@").
+    pgBackRest 2.45 matches the host it dials against the certificate's CN and DNS names only, never its IP
+    addresses (measured): the address is a DNS name too."""
+    if not isinstance(addresses, Mapping):
+        raise AnsibleFilterError("pgbackrest_certificates expects a mapping of host names to their addresses")
+    if not suffix:
+        raise AnsibleFilterError("pgbackrest_certificates: the file name suffix is empty")
+    certificates = []
+    for host in sorted(addresses, key=_host_order):
+        names = ["DNS:%s" % host] + (["DNS:%s.%s" % (host, domain)] if domain else [])
+        certificates.append(
+            {
+                "name": "%s%s" % (host, suffix),
+                "subject": {"common_name": "pgbackrest@%s" % host},
+                "sans": ["IP:%s" % addresses[host], "DNS:%s" % addresses[host], *names],
+                "usages": ["serverAuth", "clientAuth"],
+            }
+        )
+    return certificates
+
+
 def etcd_client_certificates(subjects, files):
     """The client certificates, ``{client: subject}`` -> entries named after ``files[client].cert``."""
     if not isinstance(subjects, Mapping) or not isinstance(files, Mapping):
@@ -201,6 +227,7 @@ class FilterModule(object):
     def filters(self):
         return {
             "patroni_api_certificates": patroni_api_certificates,
+            "pgbackrest_certificates": pgbackrest_certificates,
             "etcd_member_certificates": etcd_member_certificates,
             "etcd_client_certificates": etcd_client_certificates,
             "etcd_certificate_digests": etcd_certificate_digests,

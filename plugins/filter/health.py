@@ -5,7 +5,7 @@
 """The cluster health report of gardenos.cluster (``playbooks/health.yml``).
 
 The playbook only observes: it pings the hosts, reads their services, and runs each role's
-read-only entry point (``tasks/health.yml`` of etcd, patroni, haproxy and k3s_server), which reads
+read-only entry point (``tasks/health.yml`` of etcd, patroni, pgbackrest, haproxy and k3s_server), which reads
 that role's state with the role's own settings and publishes it on its hosts as ``<role>_health``,
 a mapping of the observations below. It hands them all to ``health_checks``, which turns them into
 checks. Each check is a mapping ``{group, name, status, saw, fix}``: ``status`` is ``pass``,
@@ -16,7 +16,8 @@ checks. Each check is a mapping ``{group, name, status, saw, fix}``: ``status`` 
 The observations (``health_checks``' input) are::
 
     cluster: <cluster name>
-    groups: {all: [...], etcd: [...], patroni: [...], haproxy: [...], k3s_server: [...], k3s_agent: [...]}
+    groups: {all: [...], etcd: [...], patroni: [...], backup: [...], haproxy: [...], k3s_server: [...],
+             k3s_agent: [...]}
     hosts:
       <host>:
         ip: <gardenos_ip>
@@ -35,6 +36,11 @@ The observations (``health_checks``' input) are::
         haproxy_refused_source_allowed: whether servers.yaml's networks hold that source after all
         # from patroni_health, on each member
         patroni_plain_http: {url, status, msg} of a GET of the member's REST API over plain HTTP
+        # from pgbackrest_health: on each Patroni member, its pg_stat_archiver; on the repository server
+        # (the service backup), `pgbackrest info --output=json` and `pgbackrest check` (registered commands)
+        pgbackrest_archiver: {in_recovery, last_archived_wal, last_archived_epoch, last_failed_wal,
+                              last_failed_epoch, current_wal}
+        pgbackrest_info, pgbackrest_check: <registered ansible.builtin.command (failed_when: false)>
         # run once, for the whole cluster, on one host (any host holding them will do); from
         # etcd_health, patroni_health and k3s_server_health:
         etcd_members: {<etcd host>: {endpoint: <client URL>, quota_bytes: <quota-backend-bytes>}}
@@ -55,7 +61,7 @@ host of the group reachable): its checks fail with that reason, never pass.
 
 This file only maps the filter names. The checks live in plugins/plugin_utils/health/, one file per
 group of the report: hosts.py, etcd.py (and etcd_certs.py for the certificates of the etcd PKI), k3s.py,
-patroni.py, haproxy.py, security.py, and services.py for the systemd units each group ends with.
+patroni.py, backups.py, haproxy.py, security.py, and services.py for the systemd units each group ends with.
 checks.py runs them in the report's order (health_checks), report.py scores and renders them
 (health_score, health_report), common.py holds what they share (the check mapping, Observations).
 """

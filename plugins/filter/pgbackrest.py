@@ -9,8 +9,11 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import datetime
+import json
+from collections.abc import Mapping
+
 from ansible.errors import AnsibleFilterError
-from ansible.module_utils.common.collections import is_sequence
 
 # Options every host has, whatever its part (pgBackRest's [global] section).
 COMMON = {
@@ -93,11 +96,11 @@ def _check(settings, host):
     if missing:
         raise AnsibleFilterError("pgbackrest_config: the settings have no %s" % ", ".join(missing))
     members = settings["members"]
-    if not is_sequence(members) or not members:
-        raise AnsibleFilterError("pgbackrest_config: members must be a non-empty list of {name, address}")
+    if not isinstance(members, Mapping) or not members:
+        raise AnsibleFilterError("pgbackrest_config: members must be a non-empty mapping of name to address")
     if not settings.get("repository") and not settings.get("s3"):
         raise AnsibleFilterError("pgbackrest_config: no repository: neither a repository server nor s3")
-    names = [member["name"] for member in members]
+    names = list(members)
     repository = (settings.get("repository") or {}).get("name")
     if host != repository and host not in names:
         raise AnsibleFilterError(
@@ -109,34 +112,34 @@ def _check(settings, host):
 def pgbackrest_config(settings, host):
     """pgbackrest.conf of ``host`` as {section: {option: value or list of values}}: [global] and [<stanza>].
 
-    ``settings``: stanza, members ([{name, address}] of the Patroni members), pg ({path, port, socket_path}),
-    tls ({port, ca_file, cert_file, key_file}, one certificate per host, its CN the host's name),
-    retention_full_days, optionally repository ({name, address, path}: the repository server) and s3
-    (gardenos_cluster_backup_s3 with path and optionally ca_file).
+    ``settings``: stanza, members ({name: address} of the Patroni members, in the order of pg1..pgN), pg ({path,
+    port, socket_path}), tls ({port, ca_file, cert_file, key_file}, one certificate per host, its CN
+    pgbackrest@<host>), retention_full_days, optionally backup_standby (default true), repository ({name, address,
+    path}: the repository server) and s3 (gardenos_cluster_backup_s3 with path and optionally ca_file).
 
     With a repository server every repository is kept there: the backups run there (pgBackRest's backup command runs
     where the repositories are), from the primary or a standby among pg1..pgN (backup-standby), and the members
     reach it over TLS for archive-push, archive-get and restore; they hold no secret of the repositories. Without
-    one, each member reaches the S3 repository itself. No password or key is here: pgBackRest takes the repository
-    cipher passphrase and the S3 keys from its environment (PGBACKREST_REPO<n>_CIPHER_PASS, PGBACKREST_REPO<n>_S3_KEY
-    and PGBACKREST_REPO<n>_S3_KEY_SECRET)."""
+    one, each member reaches the S3 repository itself. No password or key is here: the repository cipher passphrase
+    and the S3 keys are in a file of their own in pgBackRest's include path, where the repositories are kept."""
     _check(settings, host)
     stanza = settings["stanza"]
     members = settings["members"]
     tls = settings["tls"]
     pg = settings["pg"]
     repository = settings.get("repository")
-    addresses = dict((member["name"], member["address"]) for member in members)
     config = {"global": dict(COMMON), stanza: {}}
 
     if repository and host == repository["name"]:
         config["global"].update(_repositories(settings))
-        config["global"]["backup-standby"] = "y" if len(members) > 1 else "n"
-        config["global"].update(_tls_server(repository["address"], tls, sorted(addresses), stanza))
-        for index, member in enumerate(members, start=1):
+        # From a standby when there is one to stream from, unless the settings say otherwise.
+        standby = settings.get("backup_standby", True) and len(members) > 1
+        config["global"]["backup-standby"] = "y" if standby else "n"
+        config["global"].update(_tls_server(repository["address"], tls, sorted(members), stanza))
+        for index, address in enumerate(members.values(), start=1):
             config[stanza].update(
                 {
-                    "pg%d-host" % index: member["address"],
+                    "pg%d-host" % index: address,
                     "pg%d-path" % index: pg["path"],
                     "pg%d-port" % index: str(pg["port"]),
                     "pg%d-socket-path" % index: pg["socket_path"],
@@ -151,12 +154,54 @@ def pgbackrest_config(settings, host):
         for index in range(1, count + 1):
             config["global"]["repo%d-host" % index] = repository["address"]
             config["global"].update(_tls_client("repo%d-host" % index, tls))
-        config["global"].update(_tls_server(addresses[host], tls, [repository["name"]], stanza))
+        config["global"].update(_tls_server(members[host], tls, [repository["name"]], stanza))
     else:
         config["global"].update(_repositories(settings))
     return config
 
 
+def _utc(epoch):
+    return datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def pgbackrest_backups(info):
+    """The backups of `pgbackrest info --output=json` (its parsed output, or its text), oldest first, each
+    {label, type, start, stop (UTC, ISO 8601), seconds, size, repository_size (bytes), wal_start, wal_stop, error,
+    current (a backup of the database the stanza backs up now)}."""
+    if isinstance(info, str):
+        try:
+            info = json.loads(info or "[]")
+        except ValueError as exc:
+            raise AnsibleFilterError("pgbackrest_backups: pgbackrest info's output is no JSON: %s" % exc) from None
+    if not isinstance(info, list):
+        raise AnsibleFilterError("pgbackrest_backups expects the list of stanzas of pgbackrest info --output=json")
+    backups = []
+    for stanza in info:
+        # The database the stanza backs up now (a cluster made anew, its system-id new, is a new one after
+        # pgBackRest's stanza-upgrade): the backups of older ones cannot serve it.
+        current = max([db.get("id", 0) for db in (stanza or {}).get("db") or []] or [None])
+        for backup in (stanza or {}).get("backup") or []:
+            timestamp = backup.get("timestamp") or {}
+            sizes = backup.get("info") or {}
+            archive = backup.get("archive") or {}
+            backups.append(
+                {
+                    "label": backup.get("label"),
+                    "type": backup.get("type"),
+                    "start": _utc(timestamp.get("start", 0)),
+                    "stop": _utc(timestamp.get("stop", 0)),
+                    "seconds": int(timestamp.get("stop", 0)) - int(timestamp.get("start", 0)),
+                    "size": int(sizes.get("size", 0)),
+                    "repository_size": int((sizes.get("repository") or {}).get("delta", 0)),
+                    "wal_start": archive.get("start"),
+                    "wal_stop": archive.get("stop"),
+                    "error": bool(backup.get("error")),
+                    "current": (backup.get("database") or {}).get("id") == current,
+                }
+            )
+    return sorted(backups, key=lambda backup: (backup["stop"], backup["label"] or ""))
+
+
 class FilterModule(object):
     def filters(self):
-        return {"pgbackrest_config": pgbackrest_config}
+        return {"pgbackrest_backups": pgbackrest_backups, "pgbackrest_config": pgbackrest_config}

@@ -48,6 +48,15 @@ def check_backup(backup, servers, error):
         )
     if backup is None and not repository_servers:
         return {}
+    for name in repository_servers:
+        if "patroni" in servers[name]["services"]:
+            # A repository on a member would fail with it: the backups must outlive the database servers.
+            raise error(
+                "has the services 'backup' and 'patroni': the repository of the backups must not be a PostgreSQL "
+                "server (it would be lost with it)",
+                server=name,
+                field="services",
+            )
     if backup is not None and not isinstance(backup, Mapping):
         raise error("must be a mapping with the key 's3', got %s" % describe(backup), field="cluster.backup")
     check_keys(backup or {}, BACKUP_FIELDS, error, field="cluster.backup")

@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[2]
 PLAYBOOK_TEXT = (REPO / "playbooks" / "health.yml").read_text()
 PLAYBOOK = yaml.safe_load(PLAYBOOK_TEXT)
 # The roles with a health entry point, in the order the report reads them.
-HEALTH_ROLES = ["etcd", "patroni", "haproxy", "keepalived", "k3s_server"]
+HEALTH_ROLES = ["etcd", "patroni", "pgbackrest", "haproxy", "keepalived", "k3s_server"]
 # The wiring's settings and what it derives from them.
 WIRING = {
     **yaml.safe_load((REPO / "roles" / "wiring" / "defaults" / "main.yml").read_text()),
@@ -84,6 +84,23 @@ def test_the_entry_points_change_nothing():
     status_commands = [
         ["{{ _k3s_server_bin }}", "secrets-encrypt", "status"],
         ["ip", "-o", "address", "show", "to", "{{ wiring_vip }}"],
+        # A SELECT of pg_stat_archiver, pgBackRest's info; and its check, whose one write is the WAL segment
+        # switch it asks the primary for (documented in the entry point).
+        [
+            "psql",
+            "-X",
+            "-At",
+            "-h",
+            "/var/run/postgresql",
+            "-p",
+            "{{ wiring_patroni_postgresql_port }}",
+            "-d",
+            "postgres",
+            "-c",
+            "{{ _pgbackrest_archiver_query }}",
+        ],
+        ["pgbackrest", "--stanza={{ wiring_patroni_scope }}", "--output=json", "info"],
+        ["pgbackrest", "--stanza={{ wiring_patroni_scope }}", "--log-level-console=warn", "check"],
     ]
     for role in HEALTH_ROLES:
         for task in health_tasks(role):

@@ -6,9 +6,11 @@ import re
 import shlex
 
 import pytest
-from conftest import scenario_servers, url
+from conftest import scenario_hosts, scenario_servers, url
 
-SERVERS = scenario_servers()
+SERVERS = scenario_servers("etcd")
+# Each test on every member (the backup server runs no etcd).
+testinfra_hosts = scenario_hosts("etcd")
 ETCDCTL = (
     "ETCDCTL_API=3 etcdctl --cacert /etc/etcd/pki/ca.crt --cert /etc/etcd/pki/admin.crt --key /etc/etcd/pki/admin.key"
 )

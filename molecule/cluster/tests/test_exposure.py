@@ -17,7 +17,7 @@ import pytest
 import testinfra
 from conftest import scenario_cluster, scenario_servers
 
-SERVERS = scenario_servers()
+SERVERS = scenario_servers("patroni")
 NAMES = sorted(SERVERS)
 HOSTS = {name: testinfra.get_host(f"podman://{name}") for name in NAMES}
 TARGET = SERVERS["pg-1"]["ip"]

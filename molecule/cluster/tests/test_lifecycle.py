@@ -18,7 +18,7 @@ def host():
     return testinfra.get_host("podman://pg-1")
 
 
-SERVERS = scenario_servers()
+SERVERS = scenario_servers("etcd")
 ETCDCTL = (
     "ETCDCTL_API=3 etcdctl --cacert /etc/etcd/pki/ca.crt --cert /etc/etcd/pki/admin.crt --key /etc/etcd/pki/admin.key"
 )
@@ -62,3 +62,10 @@ def test_pg_4_ran_etcd_3_5_from_the_controller():
     """pg-4 used the `local` install method while the others run Debian's 3.4 package."""
     pg4 = testinfra.get_host("podman://pg-4")
     assert pg4.check_output("/usr/local/bin/etcd --version").splitlines()[0].startswith("etcd Version: 3.5")
+
+
+def test_the_added_members_were_restored_from_the_backup_repository(removed_host):
+    """With backups, Patroni's first replica method is pgBackRest's restore through the repository server: a new
+    member loads the repository, not the primary (the issue's acceptance 3)."""
+    log = removed_host.check_output("journalctl -u patroni --no-pager -o cat")
+    assert "replica has been created using pgbackrest" in log, log[-2000:]

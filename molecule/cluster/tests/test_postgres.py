@@ -15,7 +15,7 @@ import pytest
 import testinfra
 from conftest import scenario_servers, url
 
-SERVERS = scenario_servers()
+SERVERS = scenario_servers("patroni")
 NAMES = sorted(SERVERS)
 HOSTS = {name: testinfra.get_host(f"podman://{name}") for name in NAMES}
 PG_PORT = 5532

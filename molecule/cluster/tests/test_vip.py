@@ -15,7 +15,7 @@ from pathlib import Path
 import testinfra
 from conftest import scenario_cluster, scenario_servers
 
-SERVERS = scenario_servers()
+SERVERS = scenario_servers("haproxy")
 NAMES = sorted(SERVERS)
 HOSTS = {name: testinfra.get_host(f"podman://{name}") for name in NAMES}
 VIP = scenario_cluster()["vip"]

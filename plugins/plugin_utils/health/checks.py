@@ -11,6 +11,7 @@ __metaclass__ = type
 
 import datetime
 
+from ansible_collections.gardenos.cluster.plugins.plugin_utils.health.backups import backup_checks
 from ansible_collections.gardenos.cluster.plugins.plugin_utils.health.common import Observations, parse_time
 from ansible_collections.gardenos.cluster.plugins.plugin_utils.health.etcd import etcd_checks
 from ansible_collections.gardenos.cluster.plugins.plugin_utils.health.haproxy import haproxy_checks
@@ -30,6 +31,9 @@ def health_checks(
     quota_fail_percent=95,
     patroni_max_lag=1048576,
     etcd_quota_bytes=2147483648,
+    backup_warn_hours=26,
+    backup_fail_hours=50,
+    rpo_seconds=0,
 ):
     """The checks (a list of {group, name, status, saw, fix}) from the playbook's observations."""
     obs = Observations(observations)
@@ -40,12 +44,16 @@ def health_checks(
         "quota_fail_percent": float(quota_fail_percent),
         "patroni_max_lag": int(patroni_max_lag),
         "etcd_quota_bytes": int(etcd_quota_bytes),
+        "backup_warn_hours": float(backup_warn_hours),
+        "backup_fail_hours": float(backup_fail_hours),
+        "rpo_seconds": int(rpo_seconds),
     }
     checks = []
     checks.extend(host_checks(obs))
     checks.extend(etcd_checks(obs, settings) + service_checks(obs, "etcd"))
     checks.extend(k3s_checks(obs))
     checks.extend(patroni_checks(obs, settings))
+    checks.extend(backup_checks(obs, settings))
     checks.extend(haproxy_checks(obs))
     checks.extend(security_checks(obs))
     return checks

@@ -16,7 +16,7 @@ from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.collections import is_sequence
 
 # The report's groups, in its order, and the statuses of a check.
-GROUPS = ("hosts", "etcd", "k3s", "patroni", "haproxy", "security")
+GROUPS = ("hosts", "etcd", "k3s", "patroni", "backups", "haproxy", "security")
 STATUSES = ("pass", "warn", "fail", "skip")
 
 ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]")

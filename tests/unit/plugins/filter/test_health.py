@@ -321,6 +321,7 @@ def test_the_healthy_lab_passes_with_k3s_skipped():
     assert statuses(checks, "fail") == []
     assert statuses(checks, "warn") == []
     assert statuses(checks, "skip") == [
+        "PostgreSQL backups",
         "core pods running",
         "default StorageClass",
         "no control-plane taints",
@@ -345,7 +346,7 @@ def test_the_healthy_lab_passes_with_k3s_skipped():
 
 def test_checks_come_in_the_report_groups_order():
     groups = [check["group"] for check in run(lab())]
-    order = ["hosts", "etcd", "k3s", "patroni", "haproxy", "security"]
+    order = ["hosts", "etcd", "k3s", "patroni", "backups", "haproxy", "security"]
     assert sorted(groups, key=order.index) == groups
 
 
@@ -1148,7 +1149,7 @@ def test_text_report_lines():
     assert lines[index + 1].startswith("  fix: on lab-2: systemctl status etcd")
     assert "PASS  hosts  lab-1 reachable \u2014 saw: 10.77.0.11 answered Ansible's ping (pong)" in lines
     assert "SKIP  k3s  nodes Ready \u2014 saw: no k3s_server hosts in the inventory" in lines
-    assert lines[-1] == "score: 47 passed, 2 warnings, 2 failed, 4 skipped (of 55)"
+    assert lines[-1] == "score: 47 passed, 2 warnings, 2 failed, 5 skipped (of 56)"
 
 
 def test_score_line_without_skips():

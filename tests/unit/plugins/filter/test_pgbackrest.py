@@ -2,10 +2,11 @@
 reaches the repository server (or, without one, S3 itself); no secret in any of it."""
 
 import copy
+import json
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from ansible_collections.gardenos.cluster.plugins.filter.pgbackrest import pgbackrest_config
+from ansible_collections.gardenos.cluster.plugins.filter.pgbackrest import pgbackrest_backups, pgbackrest_config
 
 TLS = {
     "port": 8432,
@@ -24,7 +25,7 @@ S3 = {
 }
 SETTINGS = {
     "stanza": "postgres-cluster",
-    "members": [{"name": "pg-1", "address": "fd78::41"}, {"name": "pg-2", "address": "fd78::42"}],
+    "members": {"pg-1": "fd78::41", "pg-2": "fd78::42"},
     "pg": {"path": "/var/lib/postgresql/15/main", "port": 5532, "socket_path": "/var/run/postgresql"},
     "tls": TLS,
     "retention_full_days": 30,
@@ -73,7 +74,7 @@ def test_without_a_repository_server_each_member_reaches_s3_itself():
 
 
 def test_a_lone_member_is_backed_up_from_the_primary():
-    settings = dict(SETTINGS, members=SETTINGS["members"][:1])
+    settings = dict(SETTINGS, members={"pg-1": "fd78::41"})
     assert pgbackrest_config(settings, "backup-1")["global"]["backup-standby"] == "n"
 
 
@@ -95,7 +96,7 @@ def test_the_settings_are_not_changed():
     ("settings", "host", "message"),
     [
         ({}, "pg-1", "the settings have no stanza, members, pg, tls, retention_full_days"),
-        (dict(SETTINGS, members=[]), "pg-1", "members must be a non-empty list"),
+        (dict(SETTINGS, members={}), "pg-1", "members must be a non-empty mapping"),
         (dict(SETTINGS, repository=None, s3=None), "pg-1", "no repository"),
         (SETTINGS, "pg-9", r"pg-9 is neither the repository server \(backup-1\) nor a Patroni member \(pg-1, pg-2\)"),
     ],
@@ -103,3 +104,52 @@ def test_the_settings_are_not_changed():
 def test_refusals(settings, host, message):
     with pytest.raises(AnsibleFilterError, match=message):
         pgbackrest_config(settings, host)
+
+
+def test_backups_from_the_primary_when_the_settings_say_so():
+    assert pgbackrest_config(dict(SETTINGS, backup_standby=False), "backup-1")["global"]["backup-standby"] == "n"
+
+
+INFO = [
+    {
+        "name": "postgres-cluster",
+        "db": [{"id": 1, "system-id": 7715582311210518103}, {"id": 2, "system-id": 7715590955212594415}],
+        "backup": [
+            {
+                "label": "20261204-020000F_20261205-020000D",
+                "type": "diff",
+                "timestamp": {"start": 1796436000, "stop": 1796436012},
+                "info": {"size": 23066320, "repository": {"delta": 40960, "size": 2847888}},
+                "archive": {"start": "000000010000000000000009", "stop": "000000010000000000000009"},
+                "database": {"id": 2, "repo-key": 1},
+                "error": False,
+            },
+            {
+                "label": "20261204-020000F",
+                "type": "full",
+                "timestamp": {"start": 1796349600, "stop": 1796349606},
+                "info": {"size": 23066320, "repository": {"delta": 2847888, "size": 2847888}},
+                "archive": {"start": "000000010000000000000006", "stop": "000000010000000000000007"},
+                "database": {"id": 1, "repo-key": 1},
+            },
+        ],
+    }
+]
+
+
+def test_the_backups_oldest_first_with_utc_times_and_sizes():
+    backups = pgbackrest_backups(json.dumps(INFO))
+    assert [b["type"] for b in backups] == ["full", "diff"]
+    assert backups[0]["start"] == "2026-12-04T02:00:00Z" and backups[0]["seconds"] == 6
+    assert backups[1]["repository_size"] == 40960 and backups[1]["size"] == 23066320
+    assert backups[0]["error"] is False and backups[0]["wal_stop"] == "000000010000000000000007"
+    # The full one backs up the database before the cluster was made anew (stanza-upgrade): not the current one.
+    assert [b["current"] for b in backups] == [False, True]
+    assert pgbackrest_backups([{"name": "s", "status": {"code": 1}}]) == []
+
+
+def test_the_backups_refuse_what_is_no_pgbackrest_info():
+    with pytest.raises(AnsibleFilterError, match="no JSON"):
+        pgbackrest_backups("ERROR: [055]")
+    with pytest.raises(AnsibleFilterError, match="expects the list of stanzas"):
+        pgbackrest_backups({"backup": []})

@@ -13,7 +13,8 @@ SERVERS = """\
 servers:
   db-1: {ip: 192.0.2.11, region: a, services: [etcd, patroni, haproxy]}
   db-2: {ip: 192.0.2.12, region: b, services: [etcd, patroni]}
-  db-3: {ip: 192.0.2.13, region: c, services: [etcd, patroni, backup]}
+  db-3: {ip: 192.0.2.13, region: c, services: [etcd, patroni]}
+  db-4: {ip: 192.0.2.14, region: c, services: [backup]}
 """
 S3 = """\
 cluster:
@@ -37,7 +38,7 @@ def parse(tmp_path):
 
 def test_the_backup_server_joins_its_group_and_s3_gets_its_defaults(parse):
     inventory = parse(S3 + SERVERS)
-    assert sorted(h.name for h in inventory.groups["backup"].get_hosts()) == ["db-3"]
+    assert sorted(h.name for h in inventory.groups["backup"].get_hosts()) == ["db-4"]
     assert inventory.groups["all"].get_vars()["gardenos_cluster_backup_s3"] == {
         "endpoint": {"url": "https://[2001:db8::9]:8333", "host": "2001:db8::9", "port": 8333},
         "bucket": "pg-backups",
@@ -48,13 +49,13 @@ def test_the_backup_server_joins_its_group_and_s3_gets_its_defaults(parse):
 
 
 def test_s3_alone_needs_no_backup_server(parse):
-    inventory = parse(S3 + SERVERS.replace(", backup]", "]"))
+    inventory = parse(S3 + SERVERS.replace("services: [backup]", "services: []"))
     assert not inventory.groups["backup"].get_hosts()
     assert inventory.groups["all"].get_vars()["gardenos_cluster_backup_s3"]["endpoint"]["port"] == 8333
 
 
 def test_without_backups_nothing_is_set(parse):
-    inventory = parse(SERVERS.replace(", backup]", "]"))
+    inventory = parse(SERVERS.replace("services: [backup]", "services: []"))
     assert "gardenos_cluster_backup_s3" not in inventory.groups["all"].get_vars()
 
 
@@ -62,15 +63,22 @@ def test_without_backups_nothing_is_set(parse):
     ("text", "message"),
     [
         (
-            SERVERS.replace("[etcd, patroni]}", "[etcd, patroni, backup]}"),
-            r"server 'db-3': field 'services': only one server may have the service 'backup' .*found 2: db-2, db-3",
+            SERVERS.replace("region: b, services: [etcd, patroni]}", "region: b, services: [etcd, backup]}"),
+            r"server 'db-4': field 'services': only one server may have the service 'backup' .*found 2: db-2, db-4",
+        ),
+        (
+            SERVERS.replace(
+                "region: c, services: [etcd, patroni]}", "region: c, services: [etcd, patroni, backup]}"
+            ).replace("services: [backup]", "services: []"),
+            r"server 'db-3': field 'services': has the services 'backup' and 'patroni': the repository of the backups "
+            r"must not be a PostgreSQL server",
         ),
         (
             SERVERS.replace("patroni, ", "").replace("[etcd, patroni]", "[etcd]"),
-            r"server 'db-3': field 'services': backs up PostgreSQL, and no server has the service 'patroni'",
+            r"server 'db-4': field 'services': backs up PostgreSQL, and no server has the service 'patroni'",
         ),
         (
-            "cluster:\n  backup: {}\n" + SERVERS.replace(", backup]", "]"),
+            "cluster:\n  backup: {}\n" + SERVERS.replace("services: [backup]", "services: []"),
             r"field 'cluster\.backup': says where backups go in 's3', or a server has the service 'backup'",
         ),
         ("cluster:\n  backup: [s3]\n" + SERVERS, r"field 'cluster\.backup': must be a mapping with the key 's3'"),

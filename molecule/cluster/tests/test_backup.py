@@ -1,0 +1,84 @@
+"""PostgreSQL's backups with pgBackRest (README "Backups"): the repository on the backup server, reached by the
+members over TLS with certificates of the cluster CA; the secrets where they belong and nowhere else.
+
+The converge made the stanza and a first full backup; the drills (PITR, failover between backups) are
+test_drills.py's."""
+
+import json
+import shlex
+
+import pytest
+import testinfra
+from conftest import scenario_servers, url
+
+STANZA = "postgres-cluster"
+REPOSITORY = next(iter(scenario_servers("backup")))
+MEMBERS = sorted(scenario_servers("patroni"))
+ETCD = sorted(scenario_servers("etcd"))
+REPO_HOST = testinfra.get_host(f"podman://{REPOSITORY}")
+HOSTS = {name: testinfra.get_host(f"podman://{name}") for name in MEMBERS}
+SECRETS = "/etc/pgbackrest/conf.d/gardenos-secrets.conf"
+
+
+def pgbackrest(host, *args):
+    return host.run(f"runuser -u postgres -- pgbackrest --stanza={STANZA} {shlex.join(args)}")
+
+
+@pytest.fixture(scope="module")
+def info():
+    result = pgbackrest(REPO_HOST, "--output=json", "info")
+    assert result.rc == 0, result.stderr
+    return json.loads(result.stdout)[0]
+
+
+def test_the_repository_is_encrypted_and_holds_a_full_backup(info):
+    assert info["status"]["message"] == "ok", info["status"]
+    assert info["cipher"] == "aes-256-cbc"
+    assert any(backup["type"] == "full" and not backup["error"] for backup in info["backup"]), info["backup"]
+    # What the repository keeps is ciphertext: no backup.info in plain INI.
+    raw = REPO_HOST.check_output(f"head -c 8 /var/lib/pgbackrest/backup/{STANZA}/backup.info")
+    assert raw.startswith("Salted__"), raw
+
+
+@pytest.mark.parametrize("name", MEMBERS)
+def test_a_member_reaches_the_repository_without_its_secret(name):
+    host = HOSTS[name]
+    assert not host.file(SECRETS).exists
+    config = host.file("/etc/pgbackrest/pgbackrest.conf").content_string
+    assert "cipher-pass" not in config and "repo1-host=" in config
+    # The member reads the repository (decrypted by the repository server) through pgBackRest's TLS server.
+    result = pgbackrest(host, "--output=json", "info")
+    assert result.rc == 0, result.stderr
+    assert json.loads(result.stdout)[0]["status"]["message"] == "ok"
+
+
+def test_the_secret_is_the_postgres_users_alone_on_the_repository_server():
+    secrets = REPO_HOST.file(SECRETS)
+    assert (secrets.user, secrets.group, secrets.mode) == ("postgres", "postgres", 0o600)
+    assert "repo1-cipher-pass=" in secrets.content_string
+    assert "cipher-pass" not in REPO_HOST.file("/etc/pgbackrest/pgbackrest.conf").content_string
+
+
+def test_the_primary_archives_through_the_repository_server():
+    result = pgbackrest(REPO_HOST, "check")
+    assert result.rc == 0, result.stdout + result.stderr
+
+
+def test_the_timers_are_scheduled():
+    listed = REPO_HOST.check_output("systemctl list-timers --all --no-legend 'gardenos-pgbackrest-*'")
+    for timer in ("full", "diff", "verify"):
+        assert f"gardenos-pgbackrest-{timer}.timer" in listed, listed
+        assert REPO_HOST.service(f"gardenos-pgbackrest-{timer}.timer").is_enabled
+
+
+def test_a_pgbackrest_certificate_is_no_etcd_user():
+    """The cluster CA signs both; etcd takes a client certificate's CN as its user, pgBackRest's CN is none."""
+    member = HOSTS[MEMBERS[0]]
+    endpoint = url(scenario_servers("etcd")[ETCD[0]]["ip"], 2379)
+    pki = "/etc/pgbackrest/pki"
+    result = member.run(
+        f"ETCDCTL_API=3 etcdctl --endpoints {endpoint} --cacert {pki}/ca.crt --cert {pki}/pgbackrest.crt"
+        f" --key {pki}/pgbackrest.key get --prefix /service/ --keys-only"
+    )
+    assert result.rc != 0, result.stdout
+    assert "user name" in result.stderr or "permission denied" in result.stderr, result.stderr
