@@ -202,6 +202,46 @@ def pgbackrest_backups(info):
     return sorted(backups, key=lambda backup: (backup["stop"], backup["label"] or ""))
 
 
+def pgbackrest_restore_target(value):
+    """A point-in-time recovery's target time, ISO 8601 with its zone ("2026-12-04T23:10:00+01:00", "...Z"), as
+    PostgreSQL's recovery_target_time takes it, in UTC ("2026-12-04 22:10:00.000000+00:00"). A time without a zone
+    is refused: whose 23:10 it is must not be a guess."""
+    text = ("%s" % (value or "")).strip()
+    try:
+        when = datetime.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+    except ValueError:
+        raise AnsibleFilterError(
+            "pgbackrest_restore_target: '%s' is not an ISO 8601 time such as 2026-12-04T23:10:00+00:00" % text
+        ) from None
+    if when.tzinfo is None:
+        raise AnsibleFilterError(
+            "pgbackrest_restore_target: '%s' has no time zone: add one, such as +00:00 or Z (2026-12-04T23:10:00Z)"
+            % text
+        )
+    return when.astimezone(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f+00:00")
+
+
+def pgbackrest_restore_set(backups, target=""):
+    """The label of the backup a restore to ``target`` (pgbackrest_restore_target's form; empty: the latest) starts
+    from: the newest backup of the current database that finished before the target. ``backups``:
+    pgbackrest_backups' list."""
+    usable = [backup for backup in backups or [] if backup.get("current") and not backup.get("error")]
+    if target:
+        limit = datetime.datetime.strptime(target, "%Y-%m-%d %H:%M:%S.%f+00:00").strftime("%Y-%m-%dT%H:%M:%SZ")
+        usable = [backup for backup in usable if backup["stop"] < limit]
+    if not usable:
+        raise AnsibleFilterError(
+            "pgbackrest_restore_set: the repository holds no backup of the current database that finished before %s"
+            % (target or "now")
+        )
+    return max(usable, key=lambda backup: (backup["stop"], backup["label"]))["label"]
+
+
 class FilterModule(object):
     def filters(self):
-        return {"pgbackrest_backups": pgbackrest_backups, "pgbackrest_config": pgbackrest_config}
+        return {
+            "pgbackrest_backups": pgbackrest_backups,
+            "pgbackrest_config": pgbackrest_config,
+            "pgbackrest_restore_set": pgbackrest_restore_set,
+            "pgbackrest_restore_target": pgbackrest_restore_target,
+        }

@@ -131,8 +131,11 @@ def _backup_age_check(stanza, server, settings):
 
 
 def _segment(wal):
-    """A WAL file name's position (log * segments + segment), None when it is no WAL file name."""
-    match = re.fullmatch(r"[0-9A-F]{8}([0-9A-F]{8})([0-9A-F]{8})", "%s" % (wal or ""))
+    """A WAL file name's position (log * segments + segment), None when it names no segment. pg_stat_archiver's
+    last archived file may be a backup history file (000000010000000000000006.00000028.backup): its segment."""
+    match = re.fullmatch(
+        r"[0-9A-F]{8}([0-9A-F]{8})([0-9A-F]{8})(?:\.[0-9A-F]{8}\.backup|\.partial)?", "%s" % (wal or "")
+    )
     if not match:
         return None
     return int(match.group(1), 16) * SEGMENTS_PER_LOG + int(match.group(2), 16)

@@ -131,6 +131,11 @@ def test_failing_archiving_fails_and_waiting_segments_warn():
     waiting = archiver(archived_ago=600, current="000000010000000000000014")
     check = backup_checks(with_backups(primary=waiting))["WAL archived within the RPO"]
     assert check["status"] == "warn" and "3 completed segments wait" in check["saw"]
+    # The last archived file a backup history file: its segment counts.
+    after_backup = archiver(
+        archived="000000010000000000000010.00000028.backup", archived_ago=600, current="000000010000000000000014"
+    )
+    assert backup_checks(with_backups(primary=after_backup))["WAL archived within the RPO"]["status"] == "warn"
     # An idle primary archives nothing new, and waits for nothing.
     idle = archiver(archived_ago=86400, current="000000010000000000000011")
     assert backup_checks(with_backups(primary=idle))["WAL archived within the RPO"]["status"] == "pass"

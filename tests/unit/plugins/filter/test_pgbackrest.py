@@ -6,7 +6,12 @@ import json
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from ansible_collections.gardenos.cluster.plugins.filter.pgbackrest import pgbackrest_backups, pgbackrest_config
+from ansible_collections.gardenos.cluster.plugins.filter.pgbackrest import (
+    pgbackrest_backups,
+    pgbackrest_config,
+    pgbackrest_restore_set,
+    pgbackrest_restore_target,
+)
 
 TLS = {
     "port": 8432,
@@ -153,3 +158,32 @@ def test_the_backups_refuse_what_is_no_pgbackrest_info():
         pgbackrest_backups("ERROR: [055]")
     with pytest.raises(AnsibleFilterError, match="expects the list of stanzas"):
         pgbackrest_backups({"backup": []})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-12-04T23:10:00+01:00", "2026-12-04 22:10:00.000000+00:00"),
+        ("2026-12-04T22:10:00Z", "2026-12-04 22:10:00.000000+00:00"),
+        ("2026-12-04 22:10:00.123456+00:00", "2026-12-04 22:10:00.123456+00:00"),
+    ],
+)
+def test_a_target_time_is_taken_to_utc(text, expected):
+    assert pgbackrest_restore_target(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"), [("2026-12-04T22:10:00", "has no time zone"), ("yesterday", "is not an ISO 8601 time")]
+)
+def test_a_target_time_without_zone_or_no_time_is_refused(text, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        pgbackrest_restore_target(text)
+
+
+def test_the_restore_starts_from_the_newest_current_backup_before_the_target():
+    backups = pgbackrest_backups(INFO)
+    # Only the diff is of the current database.
+    assert pgbackrest_restore_set(backups) == "20261204-020000F_20261205-020000D"
+    assert pgbackrest_restore_set(backups, "2026-12-05 02:00:13.000000+00:00") == "20261204-020000F_20261205-020000D"
+    with pytest.raises(AnsibleFilterError, match="no backup of the current database that finished before 2026-12-05"):
+        pgbackrest_restore_set(backups, "2026-12-05 02:00:11.000000+00:00")
