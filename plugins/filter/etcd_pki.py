@@ -76,25 +76,35 @@ def etcd_member_certificates(addresses, domain=""):
     return certificates
 
 
-def patroni_api_certificates(addresses, suffix, domain=""):
-    """Each Patroni member's REST API certificate, signed by the cluster CA: ``{host: address}`` ->
-    entries named ``<host><suffix>``, serverAuth only (never an etcd client)."""
+def _host_certificates(filter_name, addresses, suffix, domain, *, common_name, usages, address_as_name=False):
+    """One certificate per host of ``{host: address}``, sorted by host name, named ``<host><suffix>``: its CN
+    ``common_name % host``, its address (and, with ``address_as_name``, the address as a DNS name too), its host
+    name and ``<host>.<domain>`` as subject alternative names."""
     if not isinstance(addresses, Mapping):
-        raise AnsibleFilterError("patroni_api_certificates expects a mapping of Patroni host names to their addresses")
+        raise AnsibleFilterError("%s expects a mapping of host names to their addresses" % filter_name)
     if not suffix:
-        raise AnsibleFilterError("patroni_api_certificates: the file name suffix is empty")
+        raise AnsibleFilterError("%s: the file name suffix is empty" % filter_name)
     certificates = []
     for host in sorted(addresses, key=_host_order):
         names = ["DNS:%s" % host] + (["DNS:%s.%s" % (host, domain)] if domain else [])
+        address = ["IP:%s" % addresses[host]] + (["DNS:%s" % addresses[host]] if address_as_name else [])
         certificates.append(
             {
                 "name": "%s%s" % (host, suffix),
-                "subject": {"common_name": str(host)},
-                "sans": ["IP:%s" % addresses[host], *names],
-                "usages": ["serverAuth"],
+                "subject": {"common_name": common_name % host},
+                "sans": [*address, *names],
+                "usages": list(usages),
             }
         )
     return certificates
+
+
+def patroni_api_certificates(addresses, suffix, domain=""):
+    """Each Patroni member's REST API certificate, signed by the cluster CA: ``{host: address}`` ->
+    entries named ``<host><suffix>``, serverAuth only (never an etcd client)."""
+    return _host_certificates(
+        "patroni_api_certificates", addresses, suffix, domain, common_name="%s", usages=["serverAuth"]
+    )
 
 
 def pgbackrest_certificates(addresses, suffix, domain=""):
@@ -105,22 +115,15 @@ def pgbackrest_certificates(addresses, suffix, domain=""):
     certificate's CN as its user name, so this CN must be no etcd user's (the collection makes none with "@").
     pgBackRest 2.45 matches the host it dials against the certificate's CN and DNS names only, never its IP
     addresses (measured): the address is a DNS name too."""
-    if not isinstance(addresses, Mapping):
-        raise AnsibleFilterError("pgbackrest_certificates expects a mapping of host names to their addresses")
-    if not suffix:
-        raise AnsibleFilterError("pgbackrest_certificates: the file name suffix is empty")
-    certificates = []
-    for host in sorted(addresses, key=_host_order):
-        names = ["DNS:%s" % host] + (["DNS:%s.%s" % (host, domain)] if domain else [])
-        certificates.append(
-            {
-                "name": "%s%s" % (host, suffix),
-                "subject": {"common_name": "pgbackrest@%s" % host},
-                "sans": ["IP:%s" % addresses[host], "DNS:%s" % addresses[host], *names],
-                "usages": ["serverAuth", "clientAuth"],
-            }
-        )
-    return certificates
+    return _host_certificates(
+        "pgbackrest_certificates",
+        addresses,
+        suffix,
+        domain,
+        common_name="pgbackrest@%s",
+        usages=["serverAuth", "clientAuth"],
+        address_as_name=True,
+    )
 
 
 def etcd_client_certificates(subjects, files):

@@ -187,3 +187,17 @@ def test_the_restore_starts_from_the_newest_current_backup_before_the_target():
     assert pgbackrest_restore_set(backups, "2026-12-05 02:00:13.000000+00:00") == "20261204-020000F_20261205-020000D"
     with pytest.raises(AnsibleFilterError, match="no backup of the current database that finished before 2026-12-05"):
         pgbackrest_restore_set(backups, "2026-12-05 02:00:11.000000+00:00")
+
+
+def test_a_pgbackrest_certificate_is_no_etcd_user_and_names_its_address_for_pgbackrest():
+    from ansible_collections.gardenos.cluster.plugins.filter.etcd_pki import pgbackrest_certificates
+
+    (certificate,) = pgbackrest_certificates({"pg-1": "fd78::41"}, "-pgbackrest", "example.net")
+    assert certificate["name"] == "pg-1-pgbackrest"
+    # The cluster CA signs etcd's client certificates too: a CN with "@" is no etcd user's name.
+    assert certificate["subject"] == {"common_name": "pgbackrest@pg-1"}
+    # pgBackRest 2.45 matches the host it dials against DNS names and the CN only.
+    assert certificate["sans"] == ["IP:fd78::41", "DNS:fd78::41", "DNS:pg-1", "DNS:pg-1.example.net"]
+    assert certificate["usages"] == ["serverAuth", "clientAuth"]
+    with pytest.raises(AnsibleFilterError, match="pgbackrest_certificates expects a mapping"):
+        pgbackrest_certificates(["pg-1"], "-pgbackrest")
