@@ -372,6 +372,8 @@ class EtcdCluster:
             ]
         member.log = open(member.data_dir / "etcd.log", "ab")
         member.proc = subprocess.Popen(args, stdout=member.log, stderr=subprocess.STDOUT, start_new_session=True)
+        # A member that joins restarts etcd's clock of membership changes (wait_membership_changes_allowed).
+        self.started_at = time.monotonic()
         return member
 
     def kill(self, member):
@@ -445,7 +447,8 @@ class EtcdCluster:
 
     def wait_membership_changes_allowed(self):
         """etcd refuses member add/remove ("unhealthy cluster") until every member has been
-        connected for 5 s."""
+        connected for 5 s: 6 s after the last member started (a learner that just joined too: a
+        second learner added 2 s after the first failed so under make test's load)."""
         remaining = self.started_at + 6 - time.monotonic()
         if remaining > 0:
             time.sleep(remaining)
