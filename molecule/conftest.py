@@ -15,7 +15,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / ".collections"))
 from ansible_collections.gardenos.cluster.plugins.module_utils.host_port import host_port, url
 
-__all__ = ["host_port", "scenario_cluster", "scenario_hosts", "scenario_servers", "url"]
+__all__ = ["host_port", "scenario_cluster", "scenario_servers", "url"]
 
 
 def _scenario_inventory():
@@ -27,11 +27,6 @@ def scenario_servers(service=None):
     """Return the scenario's servers.yaml `servers` mapping, or only the servers with ``service``."""
     servers = _scenario_inventory()["servers"]
     return {name: server for name, server in servers.items() if service is None or service in server["services"]}
-
-
-def scenario_hosts(service):
-    """The testinfra hosts (``testinfra_hosts`` of a test module) of the servers with ``service``."""
-    return [f"podman://{name}" for name in scenario_servers(service)]
 
 
 def scenario_cluster():

@@ -6,11 +6,19 @@ import re
 import shlex
 
 import pytest
-from conftest import scenario_hosts, scenario_servers, url
+import testinfra
+from conftest import scenario_servers, url
 
 SERVERS = scenario_servers("etcd")
-# Each test on every member (the backup server runs no etcd).
-testinfra_hosts = scenario_hosts("etcd")
+
+
+@pytest.fixture(params=sorted(SERVERS))
+def host(request):
+    """Each test on every etcd member: molecule/conftest.py's --hosts would run it on every server (the backup
+    server runs no etcd), and testinfra prefers --hosts to a module's testinfra_hosts."""
+    return testinfra.get_host(f"podman://{request.param}")
+
+
 ETCDCTL = (
     "ETCDCTL_API=3 etcdctl --cacert /etc/etcd/pki/ca.crt --cert /etc/etcd/pki/admin.crt --key /etc/etcd/pki/admin.key"
 )
