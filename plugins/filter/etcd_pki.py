@@ -20,6 +20,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import hashlib
+import ipaddress
 import json
 import os
 import re
@@ -124,6 +125,27 @@ def pgbackrest_certificates(addresses, suffix, domain=""):
         usages=["serverAuth", "clientAuth"],
         address_as_name=True,
     )
+
+
+def object_store_certificate(s3, name):
+    """The S3 object store's certificate when the cluster's CA is the one its clients check it against
+    (``cluster.backup.s3.tls_ca: cluster``): ``[]`` otherwise, else one entry named ``name`` for the endpoint's host,
+    serverAuth only (never a client of etcd or pgBackRest), its CN and DNS name that host (pgBackRest 2.45 checks the
+    CN and DNS names only), and an IP SAN too when the host is an address. The operator installs it on the object
+    store; the PKI makes, renews and rotates it with the others."""
+    if not s3 or s3.get("tls_ca") != "cluster":
+        return []
+    endpoint = s3.get("endpoint")
+    host = endpoint.get("host") if isinstance(endpoint, Mapping) else None
+    if not host or not name:
+        raise AnsibleFilterError("object_store_certificate expects the checked cluster.backup.s3 and a file name")
+    try:
+        address = ["IP:%s" % ipaddress.ip_address(host)]
+    except ValueError:
+        address = []
+    return [
+        {"name": name, "subject": {"common_name": host}, "sans": [*address, "DNS:%s" % host], "usages": ["serverAuth"]}
+    ]
 
 
 def etcd_client_certificates(subjects, files):
@@ -231,6 +253,7 @@ class FilterModule(object):
         return {
             "patroni_api_certificates": patroni_api_certificates,
             "pgbackrest_certificates": pgbackrest_certificates,
+            "object_store_certificate": object_store_certificate,
             "etcd_member_certificates": etcd_member_certificates,
             "etcd_client_certificates": etcd_client_certificates,
             "etcd_certificate_digests": etcd_certificate_digests,

@@ -14,6 +14,7 @@ import json
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.gardenos.cluster.plugins.plugin_utils.pgbackrest_info import info_backups
 
 # Options every host has, whatever its part (pgBackRest's [global] section).
 COMMON = {
@@ -167,7 +168,7 @@ def _utc(epoch):
 def pgbackrest_backups(info):
     """The backups of `pgbackrest info --output=json` (its parsed output, or its text), oldest first, each
     {label, type, start, stop (UTC, ISO 8601), seconds, size, repository_size (bytes), wal_start, wal_stop, error,
-    current (a backup of the database the stanza backs up now)}."""
+    repository (its number, 1 for repo1), current (a backup of the database the stanza backs up now)}."""
     if isinstance(info, str):
         try:
             info = json.loads(info or "[]")
@@ -175,30 +176,10 @@ def pgbackrest_backups(info):
             raise AnsibleFilterError("pgbackrest_backups: pgbackrest info's output is no JSON: %s" % exc) from None
     if not isinstance(info, list):
         raise AnsibleFilterError("pgbackrest_backups expects the list of stanzas of pgbackrest info --output=json")
-    backups = []
-    for stanza in info:
-        # The database the stanza backs up now (a cluster made anew, its system-id new, is a new one after
-        # pgBackRest's stanza-upgrade): the backups of older ones cannot serve it.
-        current = max([db.get("id", 0) for db in (stanza or {}).get("db") or []] or [None])
-        for backup in (stanza or {}).get("backup") or []:
-            timestamp = backup.get("timestamp") or {}
-            sizes = backup.get("info") or {}
-            archive = backup.get("archive") or {}
-            backups.append(
-                {
-                    "label": backup.get("label"),
-                    "type": backup.get("type"),
-                    "start": _utc(timestamp.get("start", 0)),
-                    "stop": _utc(timestamp.get("stop", 0)),
-                    "seconds": int(timestamp.get("stop", 0)) - int(timestamp.get("start", 0)),
-                    "size": int(sizes.get("size", 0)),
-                    "repository_size": int((sizes.get("repository") or {}).get("delta", 0)),
-                    "wal_start": archive.get("start"),
-                    "wal_stop": archive.get("stop"),
-                    "error": bool(backup.get("error")),
-                    "current": (backup.get("database") or {}).get("id") == current,
-                }
-            )
+    backups = [
+        dict(backup, start=_utc(backup["start"]), stop=_utc(backup["stop"]), seconds=backup["stop"] - backup["start"])
+        for backup in info_backups(info)
+    ]
     return sorted(backups, key=lambda backup: (backup["stop"], backup["label"] or ""))
 
 
@@ -223,7 +204,8 @@ def pgbackrest_restore_target(value):
 
 def pgbackrest_restore_set(backups, target=""):
     """The label of the backup a restore to ``target`` (pgbackrest_restore_target's form; empty: the latest) starts
-    from: the newest backup of the current database that finished before the target. ``backups``:
+    from: the newest backup of the current database that finished before the target, in the first repository (by
+    number: the repository server's disk before the S3 object store) that holds one. ``backups``:
     pgbackrest_backups' list."""
     usable = [backup for backup in backups or [] if backup.get("current") and not backup.get("error")]
     if target:
@@ -234,6 +216,8 @@ def pgbackrest_restore_set(backups, target=""):
             "pgbackrest_restore_set: the repository holds no backup of the current database that finished before %s"
             % (target or "now")
         )
+    first = min(backup.get("repository", 1) for backup in usable)
+    usable = [backup for backup in usable if backup.get("repository", 1) == first]
     return max(usable, key=lambda backup: (backup["stop"], backup["label"]))["label"]
 
 

@@ -21,6 +21,7 @@ from ansible_collections.gardenos.cluster.plugins.plugin_utils.health.common imp
     check,
     fix_reach,
 )
+from ansible_collections.gardenos.cluster.plugins.plugin_utils.pgbackrest_info import info_backups
 
 GROUP = "backups"
 # WAL segments in one WAL "log" file number (16 MiB segments: the default, and the only size of the collection).
@@ -57,7 +58,7 @@ def backup_checks(obs, settings):
             "%s: stanza %s ok, %d backups, cipher %s"
             % (server, stanza.get("name"), len(as_list(stanza.get("backup"))), stanza.get("cipher", "?")),
         ),
-        _backup_age_check(stanza, server, settings),
+        *_backup_age_checks(stanza, server, settings),
         _archiving_check(obs, settings),
         _pgbackrest_check(seen.get("pgbackrest_check"), server),
     ]
@@ -90,20 +91,29 @@ def _hours(seconds):
     return "%.1f h" % (seconds / 3600.0)
 
 
-def _backup_age_check(stanza, server, settings):
-    """'newest full or differential backup': WARN older than backup_warn_hours, FAIL older than backup_fail_hours."""
-    name = "newest full or differential backup"
-    now = settings["now"].timestamp()
-    # Only the backups of the database the stanza backs up now: a cluster made anew cannot be restored from the
-    # backups of the one before.
-    current = max([as_int(as_dict(db).get("id"), 0) for db in as_list(stanza.get("db"))] or [None])
-    backups = [
-        as_dict(b)
-        for b in as_list(stanza.get("backup"))
-        if as_dict(b).get("type") in ("full", "diff")
-        and (current is None or as_int(as_dict(as_dict(b).get("database")).get("id")) == current)
+def _backup_age_checks(stanza, server, settings):
+    """'newest full or differential backup', one per repository: WARN older than backup_warn_hours, FAIL older than
+    backup_fail_hours. Only the backups of the database the stanza backs up now count: a cluster made anew cannot be
+    restored from the backups of the one before."""
+    usable = [
+        backup
+        for backup in info_backups([stanza])
+        if backup["type"] in ("full", "diff") and backup["current"] and not backup["error"] and backup["stop"]
     ]
-    backups = [b for b in backups if not b.get("error") and as_int(as_dict(b.get("timestamp")).get("stop"))]
+    repositories = sorted({as_int(as_dict(repo).get("key"), 1) for repo in as_list(stanza.get("repo"))} or {1})
+    return [
+        _backup_age_check(
+            [backup for backup in usable if backup["repository"] == repository],
+            "newest full or differential backup" + (" in repo%d" % repository if len(repositories) > 1 else ""),
+            server,
+            settings,
+        )
+        for repository in repositories
+    ]
+
+
+def _backup_age_check(backups, name, server, settings):
+    now = settings["now"].timestamp()
     fix = (
         "take one: ansible-playbook playbooks/postgres_backup.yml -e postgres_backup_type=diff; then see why the "
         "timers did not: on %s, systemctl list-timers 'gardenos-pgbackrest-*'; "
@@ -113,16 +123,13 @@ def _backup_age_check(stanza, server, settings):
         return check(
             GROUP, name, "fail", "the repository holds no full or differential backup of the current database", fix
         )
-    newest = max(backups, key=lambda b: as_int(b["timestamp"]["stop"]))
-    fulls = [b for b in backups if b.get("type") == "full"]
-    age = now - as_int(newest["timestamp"]["stop"])
-    saw = "%s (%s) finished %s ago" % (newest.get("label"), newest.get("type"), _hours(age))
+    newest = max(backups, key=lambda b: b["stop"])
+    fulls = [b for b in backups if b["type"] == "full"]
+    age = now - newest["stop"]
+    saw = "%s (%s) finished %s ago" % (newest["label"], newest["type"], _hours(age))
     if fulls:
-        newest_full = max(fulls, key=lambda b: as_int(b["timestamp"]["stop"]))
-        saw += "; newest full %s, %s ago" % (
-            newest_full.get("label"),
-            _hours(now - as_int(newest_full["timestamp"]["stop"])),
-        )
+        newest_full = max(fulls, key=lambda b: b["stop"])
+        saw += "; newest full %s, %s ago" % (newest_full["label"], _hours(now - newest_full["stop"]))
     if age > settings["backup_fail_hours"] * 3600:
         return check(GROUP, name, "fail", saw + " (over %s h)" % settings["backup_fail_hours"], fix)
     if age > settings["backup_warn_hours"] * 3600:

@@ -155,3 +155,24 @@ def test_a_failed_pgbackrest_check_fails_with_its_error():
 
 def test_the_report_time_is_the_one_the_ages_count_from():
     assert NOW == "2026-11-24T01:30:00Z"
+
+
+def test_each_repository_has_its_own_backup_age_check():
+    """With the S3 object store (repo2) each repository is checked: a stale copy there warns though repo1 is fresh."""
+    text = info(("F1", "full", NOW_EPOCH - 30 * HOUR), ("D1", "diff", NOW_EPOCH - 6 * HOUR))
+    stanza = json.loads(text["stdout"])[0]
+    stanza["repo"] = [{"key": 1, "status": {"code": 0}}, {"key": 2, "status": {"code": 0}}]
+    stanza["db"].append({"id": 1, "repo-key": 2, "system-id": stanza["db"][0]["system-id"], "version": "15"})
+    stanza["backup"].append(
+        {
+            "label": "F2",
+            "type": "full",
+            "timestamp": {"start": NOW_EPOCH - 30 * HOUR - 5, "stop": NOW_EPOCH - 30 * HOUR},
+            "database": {"id": 1, "repo-key": 2},
+            "error": False,
+        }
+    )
+    checks = backup_checks(with_backups(backups=dict(text, stdout=json.dumps([stanza]))))
+    assert checks["newest full or differential backup in repo1"]["status"] == "pass"
+    repo2 = checks["newest full or differential backup in repo2"]
+    assert repo2["status"] == "warn" and "F2 (full) finished 30.0 h ago" in repo2["saw"], repo2

@@ -118,7 +118,10 @@ def test_backups_from_the_primary_when_the_settings_say_so():
 INFO = [
     {
         "name": "postgres-cluster",
-        "db": [{"id": 1, "system-id": 7715582311210518103}, {"id": 2, "system-id": 7715590955212594415}],
+        "db": [
+            {"id": 1, "repo-key": 1, "system-id": 7715582311210518103},
+            {"id": 2, "repo-key": 1, "system-id": 7715590955212594415},
+        ],
         "backup": [
             {
                 "label": "20261204-020000F_20261205-020000D",
@@ -151,6 +154,22 @@ def test_the_backups_oldest_first_with_utc_times_and_sizes():
     # The full one backs up the database before the cluster was made anew (stanza-upgrade): not the current one.
     assert [b["current"] for b in backups] == [False, True]
     assert pgbackrest_backups([{"name": "s", "status": {"code": 1}}]) == []
+
+
+def test_each_repository_has_its_own_current_database():
+    """An S3 repository added after a stanza-upgrade numbers its one database 1: its backups are current."""
+    info = copy.deepcopy(INFO)
+    info[0]["db"].append({"id": 1, "repo-key": 2, "system-id": 7715590955212594415})
+    info[0]["backup"].append(
+        dict(
+            info[0]["backup"][1],
+            label="20261205-030000F",
+            database={"id": 1, "repo-key": 2},
+            timestamp={"start": 1796443200, "stop": 1796443205},
+        )
+    )
+    backups = pgbackrest_backups(info)
+    assert [(b["repository"], b["current"]) for b in backups] == [(1, False), (1, True), (2, True)]
 
 
 def test_the_backups_refuse_what_is_no_pgbackrest_info():
@@ -189,6 +208,18 @@ def test_the_restore_starts_from_the_newest_current_backup_before_the_target():
         pgbackrest_restore_set(backups, "2026-12-05 02:00:11.000000+00:00")
 
 
+def test_the_restore_takes_the_first_repository_that_holds_a_backup_before_the_target():
+    """repo1 (the repository server's disk) before repo2 (S3), even when repo2's backup is newer."""
+    repo1 = dict(pgbackrest_backups(INFO)[1], label="repo1-diff")
+    repo2 = dict(repo1, label="repo2-full", repository=2, stop="2026-12-05T03:00:00Z")
+    assert pgbackrest_restore_set([repo1, repo2]) == "repo1-diff"
+    # repo1 holds none that finished before the target (its disk was lost and made anew): repo2's.
+    assert (
+        pgbackrest_restore_set([dict(repo1, stop="2026-12-05T04:00:00Z"), repo2], "2026-12-05 03:30:00.000000+00:00")
+        == "repo2-full"
+    )
+
+
 def test_a_pgbackrest_certificate_is_no_etcd_user_and_names_its_address_for_pgbackrest():
     from ansible_collections.gardenos.cluster.plugins.filter.etcd_pki import pgbackrest_certificates
 
@@ -201,3 +232,21 @@ def test_a_pgbackrest_certificate_is_no_etcd_user_and_names_its_address_for_pgba
     assert certificate["usages"] == ["serverAuth", "clientAuth"]
     with pytest.raises(AnsibleFilterError, match="pgbackrest_certificates expects a mapping"):
         pgbackrest_certificates(["pg-1"], "-pgbackrest")
+
+
+def test_the_object_store_certificate_is_made_only_for_the_cluster_ca_and_serves_only():
+    from ansible_collections.gardenos.cluster.plugins.filter.etcd_pki import object_store_certificate
+
+    assert object_store_certificate(None, "object-store") == []
+    assert object_store_certificate(dict(S3, tls_ca="system"), "object-store") == []
+    (certificate,) = object_store_certificate(S3, "object-store")
+    assert certificate == {
+        "name": "object-store",
+        "subject": {"common_name": "fd78::44"},
+        "sans": ["IP:fd78::44", "DNS:fd78::44"],
+        "usages": ["serverAuth"],
+    }
+    named = dict(S3, endpoint={"url": "https://s3.example.net", "host": "s3.example.net", "port": 443})
+    assert object_store_certificate(named, "object-store")[0]["sans"] == ["DNS:s3.example.net"]
+    with pytest.raises(AnsibleFilterError, match="object_store_certificate expects"):
+        object_store_certificate(dict(S3, endpoint="https://s3.example.net"), "object-store")
