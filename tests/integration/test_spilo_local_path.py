@@ -53,6 +53,15 @@ PASSWORDS = {
 # The inventory's etcd members (inventory/servers.yaml), by host name as wiring_etcd_client_addresses
 # lists them: ubuntu-8gb-ash-1, ubuntu-8gb-ash-2, ubuntu-8gb-hil-1.
 ETCD_HOSTS = ["198.51.100.21:2379", "198.51.100.22:2379", "192.0.2.11:2379"]
+# servers.yaml's S3 object store as the inventory plugin checks it (cluster.backup.s3), and its keys: WAL-G's.
+S3 = {
+    "endpoint": {"url": "https://s3.example.net:8333", "host": "s3.example.net", "port": 8333},
+    "bucket": "gardenos-backups",
+    "region": "eu-central-1",
+    "uri_style": "path",
+    "tls_ca": "cluster",
+}
+S3_KEYS = {"spilo_s3_key": "AKTESTS3KEY000000001", "spilo_s3_key_secret": "s3-Secret/for+tests=7"}
 SELECTOR = {"app.kubernetes.io/name": "spilo", "app.kubernetes.io/instance": "postgres-k8s"}
 
 
@@ -202,6 +211,8 @@ def rendered(controller):
         "wiring_pki_controller_dir": str(controller["pki"].parent),
         "wiring_secrets_controller_dir": str(controller["secrets"]),
         **{f"spilo_{user}_password": password for user, password in PASSWORDS.items()},
+        "gardenos_cluster_backup_s3": S3,
+        **S3_KEYS,
     }
     proc = run_playbook(RENDER / "spilo_render.yml", extra, controller["base"] / "render-run")
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
@@ -320,6 +331,31 @@ def test_spilo_statefulset(rendered):
         assert names.index(reference) < names.index("SPILO_CONFIGURATION"), reference
 
 
+def test_spilo_walg_into_the_object_store(rendered):
+    """With cluster.backup.s3, WAL-G archives and backs up into the same object store as pgBackRest."""
+    env = {v["name"]: v for v in container(one(documents(rendered / "spilo/statefulset.yaml"), "StatefulSet"))["env"]}
+    values = {name: v.get("value") for name, v in env.items()}
+    refs = {name: v["valueFrom"]["secretKeyRef"] for name, v in env.items() if "secretKeyRef" in v.get("valueFrom", {})}
+    # its keys from the Secret, its certificate checked against the cluster CA
+    assert {
+        name: values[name]
+        for name in values
+        if name.startswith(("WAL", "AWS_E", "AWS_R", "AWS_S3", "USE_WALG", "BACKUP_"))
+    } == {
+        "USE_WALG_BACKUP": "true",
+        "USE_WALG_RESTORE": "true",
+        "WAL_S3_BUCKET": "gardenos-backups",
+        "AWS_ENDPOINT": "https://s3.example.net:8333",
+        "AWS_REGION": "eu-central-1",
+        "AWS_S3_FORCE_PATH_STYLE": "true",
+        "WALG_S3_CA_CERT_FILE": "/etc/gardenos/etcd-client/ca-bundle.crt",
+        "BACKUP_SCHEDULE": "00 02 * * *",
+        "BACKUP_NUM_TO_RETAIN": "30",
+    }
+    assert refs["AWS_ACCESS_KEY_ID"] == {"name": "postgres-k8s-credentials", "key": "AWS_ACCESS_KEY_ID"}
+    assert refs["AWS_SECRET_ACCESS_KEY"] == {"name": "postgres-k8s-credentials", "key": "AWS_SECRET_ACCESS_KEY"}
+
+
 def test_spilo_configuration_is_the_shared_patroni_definition(rendered):
     statefulset = one(documents(rendered / "spilo/statefulset.yaml"), "StatefulSet")
     configuration = json.loads(container(statefulset)["env"][-1]["value"])
@@ -417,6 +453,8 @@ def test_spilo_secrets(rendered, controller):
         "SPILO_ADMIN_PASSWORD": PASSWORDS["admin"],
         "PATRONI_ETCD3_PASSWORD": PASSWORDS["etcd"],
         "PATRONI_ETCD3_PROTOCOL": "https",
+        "AWS_ACCESS_KEY_ID": S3_KEYS["spilo_s3_key"],
+        "AWS_SECRET_ACCESS_KEY": S3_KEYS["spilo_s3_key_secret"],
     }
     # the same names as the filter of the one Patroni definition gives Patroni's environment
     passwords = {k: v for k, v in PASSWORDS.items() if k not in ("admin", "etcd")}
@@ -437,7 +475,7 @@ def test_no_password_outside_the_secrets(rendered, controller):
     assert len(files) == 7, files
     for path in files:
         text = path.read_text()
-        for password in PASSWORDS.values():
+        for password in [*PASSWORDS.values(), *S3_KEYS.values()]:
             assert password not in text, path
     assert "BEGIN" not in (rendered / "spilo/statefulset.yaml").read_text()
     # nothing was generated into the controller's secrets directory: every password was given
