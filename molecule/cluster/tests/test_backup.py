@@ -109,8 +109,14 @@ def test_the_object_store_holds_an_encrypted_copy(info):
 
 def test_the_object_store_is_checked_against_the_cluster_ca():
     """pgBackRest verifies the object store's certificate: the system's CAs do not trust the cluster CA's."""
+    # --io-timeout: pgBackRest retries a failed S3 request until it (60 s by default).
     result = pgbackrest(
-        REPO_HOST, "--repo=2", "--repo2-storage-ca-file=/etc/ssl/certs/ca-certificates.crt", "--output=json", "info"
+        REPO_HOST,
+        "--repo=2",
+        "--repo2-storage-ca-file=/etc/ssl/certs/ca-certificates.crt",
+        "--io-timeout=1",
+        "--output=json",
+        "info",
     )
     assert "unable to verify certificate" in result.stdout + result.stderr, result.stdout + result.stderr
 
