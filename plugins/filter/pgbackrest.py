@@ -11,6 +11,7 @@ __metaclass__ = type
 
 import datetime
 import json
+import re
 from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
@@ -121,8 +122,10 @@ def pgbackrest_config(settings, host):
     With a repository server every repository is kept there: the backups run there (pgBackRest's backup command runs
     where the repositories are), from the primary or a standby among pg1..pgN (backup-standby), and the members
     reach it over TLS for archive-push, archive-get and restore; they hold no secret of the repositories. Without
-    one, each member reaches the S3 repository itself. No password or key is here: the repository cipher passphrase
-    and the S3 keys are in a file of their own in pgBackRest's include path, where the repositories are kept."""
+    one, each member keeps the S3 repository's settings and reaches the other members as pg2..pgN over TLS: the
+    backups run on the Patroni leader, from a standby among them. No password or key is here: the repository cipher
+    passphrase and the S3 keys are in a file of their own in pgBackRest's include path, where the repositories are
+    kept."""
     _check(settings, host)
     stanza = settings["stanza"]
     members = settings["members"]
@@ -131,22 +134,13 @@ def pgbackrest_config(settings, host):
     repository = settings.get("repository")
     config = {"global": dict(COMMON), stanza: {}}
 
+    # From a standby when there is one to stream from, unless the settings say otherwise.
+    standby = settings.get("backup_standby", True) and len(members) > 1
     if repository and host == repository["name"]:
         config["global"].update(_repositories(settings))
-        # From a standby when there is one to stream from, unless the settings say otherwise.
-        standby = settings.get("backup_standby", True) and len(members) > 1
         config["global"]["backup-standby"] = "y" if standby else "n"
         config["global"].update(_tls_server(repository["address"], tls, sorted(members), stanza))
-        for index, address in enumerate(members.values(), start=1):
-            config[stanza].update(
-                {
-                    "pg%d-host" % index: address,
-                    "pg%d-path" % index: pg["path"],
-                    "pg%d-port" % index: str(pg["port"]),
-                    "pg%d-socket-path" % index: pg["socket_path"],
-                }
-            )
-            config[stanza].update(_tls_client("pg%d-host" % index, tls))
+        config[stanza].update(_remote_members(members.values(), 1, pg, tls))
         return config
 
     config[stanza].update({"pg1-path": pg["path"], "pg1-port": str(pg["port"]), "pg1-socket-path": pg["socket_path"]})
@@ -156,9 +150,47 @@ def pgbackrest_config(settings, host):
             config["global"]["repo%d-host" % index] = repository["address"]
             config["global"].update(_tls_client("repo%d-host" % index, tls))
         config["global"].update(_tls_server(members[host], tls, [repository["name"]], stanza))
-    else:
-        config["global"].update(_repositories(settings))
+        return config
+
+    # No repository server: each member keeps the S3 repository's settings and takes the backups when it leads,
+    # from a standby among the other members (pg2..pgN), which each reach the others' TLS servers.
+    others = sorted(name for name in members if name != host)
+    config["global"].update(_repositories(settings))
+    config["global"]["backup-standby"] = "y" if standby else "n"
+    if others:
+        config["global"].update(_tls_server(members[host], tls, others, stanza))
+        config[stanza].update(_remote_members([members[name] for name in others], 2, pg, tls))
     return config
+
+
+def _remote_members(addresses, first, pg, tls):
+    """The options of the members at ``addresses`` as pg<first>.., reached over their pgBackRest TLS servers."""
+    options = {}
+    for index, address in enumerate(addresses, start=first):
+        options.update(
+            {
+                "pg%d-host" % index: address,
+                "pg%d-path" % index: pg["path"],
+                "pg%d-port" % index: str(pg["port"]),
+                "pg%d-socket-path" % index: pg["socket_path"],
+            }
+        )
+        options.update(_tls_client("pg%d-host" % index, tls))
+    return options
+
+
+def pgbackrest_repositories(config):
+    """The repositories of a host's configuration (pgbackrest_config's), by number: [{number, type, kept}]; type
+    posix or s3 where the host keeps the repository (kept), none where it reaches it through the repository
+    server."""
+    options = config.get("global", {}) if isinstance(config, Mapping) else {}
+    numbers = sorted({int(key[4:].split("-", 1)[0]) for key in options if re.match(r"repo[0-9]+-(path|host)$", key)})
+    repositories = []
+    for number in numbers:
+        kept = "repo%d-host" % number not in options
+        kind = options.get("repo%d-type" % number, "posix") if kept else None
+        repositories.append({"number": number, "type": kind, "kept": kept})
+    return repositories
 
 
 def _utc(epoch):
@@ -226,6 +258,7 @@ class FilterModule(object):
         return {
             "pgbackrest_backups": pgbackrest_backups,
             "pgbackrest_config": pgbackrest_config,
+            "pgbackrest_repositories": pgbackrest_repositories,
             "pgbackrest_restore_set": pgbackrest_restore_set,
             "pgbackrest_restore_target": pgbackrest_restore_target,
         }

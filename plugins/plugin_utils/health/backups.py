@@ -3,9 +3,9 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The backup checks of the health report, from the pgbackrest role's tasks/health.yml: on the repository server
-`pgbackrest info` and `pgbackrest check`, on each Patroni member its pg_stat_archiver. The repository answers, the
-newest full or differential backup is young enough, the primary archives its WAL within the RPO, and pgBackRest's
-own check passes."""
+(or, without one, a member) `pgbackrest info` and `pgbackrest check`, on each Patroni member its pg_stat_archiver.
+The repository answers, the newest full or differential backup is young enough, the primary archives its WAL
+within the RPO, and pgBackRest's own check passes."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -29,10 +29,30 @@ SEGMENTS_PER_LOG = 0x100
 
 
 def backup_checks(obs, settings):
-    """The repository, backup age, archiving and check results; one skip without a repository server."""
-    servers = obs.group("backup")
+    """The repository, backup age, archiving and check results; one skip without backups. The repositories are read
+    on the repository server, or without one on the member that read them (every member archives there)."""
+    members = obs.group("patroni")
+    archiving = [host for host in members if "pgbackrest_archiver" in obs.host(host)]
+    servers = obs.group("backup") or [host for host in members if "pgbackrest_info" in obs.host(host)]
+    if not servers and not archiving:
+        return [
+            check(
+                GROUP,
+                "PostgreSQL backups",
+                "skip",
+                "no server with the service backup nor cluster.backup.s3 in servers.yaml",
+            )
+        ]
     if not servers:
-        return [check(GROUP, "PostgreSQL backups", "skip", "no server with the service backup in servers.yaml")]
+        return [
+            check(
+                GROUP,
+                "repository reachable",
+                "fail",
+                "not checked: no member read the repository",
+                fix_reach(members[0]),
+            )
+        ]
     server = servers[0]
     seen = obs.host(server)
     if "pgbackrest_info" not in seen:

@@ -176,3 +176,30 @@ def test_each_repository_has_its_own_backup_age_check():
     assert checks["newest full or differential backup in repo1"]["status"] == "pass"
     repo2 = checks["newest full or differential backup in repo2"]
     assert repo2["status"] == "warn" and "F2 (full) finished 30.0 h ago" in repo2["saw"], repo2
+
+
+def test_without_a_repository_server_the_member_that_read_the_repository_is_checked():
+    observations = with_backups()
+    observations["groups"]["backup"] = []
+    server = observations["hosts"].pop("backup-1")
+    observations["hosts"]["lab-1"].update(
+        pgbackrest_info=server["pgbackrest_info"], pgbackrest_check=server["pgbackrest_check"]
+    )
+    checks = backup_checks(observations)
+    assert {check["status"] for check in checks.values()} == {"pass"}, checks
+    assert checks["repository reachable"]["saw"].startswith("lab-1: stanza postgres-cluster ok")
+
+
+def test_without_a_repository_server_a_member_must_have_read_the_repository():
+    observations = with_backups()
+    observations["groups"]["backup"] = []
+    del observations["hosts"]["backup-1"]
+    checks = backup_checks(observations)
+    assert checks["repository reachable"]["status"] == "fail"
+    assert "no member read the repository" in checks["repository reachable"]["saw"]
+
+
+def test_without_backups_one_skip():
+    observations = lab()
+    checks = backup_checks(observations)
+    assert [(name, check["status"]) for name, check in checks.items()] == [("PostgreSQL backups", "skip")]

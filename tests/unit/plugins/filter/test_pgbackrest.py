@@ -9,6 +9,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.gardenos.cluster.plugins.filter.pgbackrest import (
     pgbackrest_backups,
     pgbackrest_config,
+    pgbackrest_repositories,
     pgbackrest_restore_set,
     pgbackrest_restore_target,
 )
@@ -71,21 +72,47 @@ def test_a_member_reaches_both_repositories_through_the_repository_server_and_ho
     }
 
 
-def test_without_a_repository_server_each_member_reaches_s3_itself():
-    settings = dict(SETTINGS, repository=None)
-    glob = pgbackrest_config(settings, "pg-1")["global"]
+def test_without_a_repository_server_each_member_keeps_s3_and_reaches_the_others():
+    settings = dict(SETTINGS, repository=None, members={"pg-1": "fd78::41", "pg-2": "fd78::42", "pg-3": "fd78::43"})
+    config = pgbackrest_config(settings, "pg-2")
+    glob, stanza = config["global"], config["postgres-cluster"]
     assert glob["repo1-type"] == "s3" and glob["repo1-s3-bucket"] == "pg-backups"
-    assert "repo2-type" not in glob and "tls-server-auth" not in glob
+    assert glob["repo1-cipher-type"] == "aes-256-cbc" and "repo2-type" not in glob
+    assert not any(key.startswith("repo1-host") for key in glob)
+    # The leader backs up from a standby: pg1 is the member itself, the others pg2, pg3 over their TLS servers.
+    assert glob["backup-standby"] == "y"
+    assert "pg1-host" not in stanza and stanza["pg1-path"] == "/var/lib/postgresql/15/main"
+    assert (stanza["pg2-host"], stanza["pg3-host"]) == ("fd78::41", "fd78::43")
+    assert stanza["pg3-host-type"] == "tls" and stanza["pg3-port"] == "5532"
+    assert glob["tls-server-address"] == "fd78::42"
+    assert glob["tls-server-auth"] == ["pgbackrest@pg-1=postgres-cluster", "pgbackrest@pg-3=postgres-cluster"]
 
 
 def test_a_lone_member_is_backed_up_from_the_primary():
     settings = dict(SETTINGS, members={"pg-1": "fd78::41"})
     assert pgbackrest_config(settings, "backup-1")["global"]["backup-standby"] == "n"
+    alone = pgbackrest_config(dict(settings, repository=None), "pg-1")
+    assert alone["global"]["backup-standby"] == "n" and "tls-server-auth" not in alone["global"]
+    assert "pg2-host" not in alone["postgres-cluster"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "host", "expected"),
+    [
+        (SETTINGS, "backup-1", [(1, "posix", True), (2, "s3", True)]),
+        (SETTINGS, "pg-1", [(1, None, False), (2, None, False)]),
+        (dict(SETTINGS, s3=None), "pg-1", [(1, None, False)]),
+        (dict(SETTINGS, repository=None), "pg-1", [(1, "s3", True)]),
+    ],
+)
+def test_the_repositories_are_numbered_from_the_configuration(settings, host, expected):
+    repositories = pgbackrest_repositories(pgbackrest_config(settings, host))
+    assert [(repo["number"], repo["type"], repo["kept"]) for repo in repositories] == expected
 
 
 def test_no_secret_and_no_empty_value_anywhere():
-    for host in ("backup-1", "pg-1"):
-        for section in pgbackrest_config(SETTINGS, host).values():
+    for settings, host in ((SETTINGS, "backup-1"), (SETTINGS, "pg-1"), (dict(SETTINGS, repository=None), "pg-1")):
+        for section in pgbackrest_config(settings, host).values():
             for option, value in section.items():
                 assert "pass" not in option and "secret" not in option and not option.endswith("-s3-key")
                 assert value not in ("", None, [])
