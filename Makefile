@@ -24,9 +24,8 @@ export PY_COLORS ?= 0
 # <target>.failed there: `make test` ends with the errors of each failed target, which two jobs
 # side by side would otherwise bury far above the end of the output (all that CI shows).
 TEST_LOGS := .cache/test-logs
-# NICENESS, when set, lowers the command's CPU priority (renice of its subshell, which its children inherit).
 timed = mkdir -p $(TEST_LOGS); rm -f $(TEST_LOGS)/$@.failed; t0=$$SECONDS; \
-  ( $(if $(NICENESS),renice -n $(NICENESS) -p $$(sh -c 'echo $$PPID') >/dev/null;) $(1) ) 2>&1 | tee $(TEST_LOGS)/$@.log \
+  ( $(1) ) 2>&1 | tee $(TEST_LOGS)/$@.log \
     || { touch $(TEST_LOGS)/$@.failed; echo "::: $@ FAILED after $$((SECONDS - t0))s"; exit 1; }; \
   echo "::: $@ took $$((SECONDS - t0))s"
 # The drivers' create and destroy playbooks hide their tasks' results by default, a failure's
@@ -204,15 +203,11 @@ molecule: $(MOLECULE_TARGETS)
 # first, integration after k3s_check, the short CPU-bound checks last in whichever slot frees first
 # (measured: integration last ran ~150 s alone; integration beside cluster then k3s_check ended
 # ~50 s later than k3s_check first).
-# The cluster scenario is the longest by far and the others have time to spare beside it: they run
-# niced (BESIDE_CLUSTER), so that the cluster's converges and drills get the CPU when both want it.
 TEST_JOBS ?= 2
 PARALLEL_TESTS := molecule-cluster $(filter-out molecule-cluster,$(MOLECULE_TARGETS)) integration sanity ansible-lint unit
-NICENESS = $(BESIDE_CLUSTER)
-molecule-cluster: NICENESS =
 test: deps ruff changelog-lint timing molecule-prepare $(OLDEST_VENV)/.installed $(SANITY_VENV)/.installed
 	@rm -f $(TEST_LOGS)/*.failed
-	$(MAKE) --no-print-directory -j$(TEST_JOBS) DEPS= MOLECULE_PREREQUISITES= BESIDE_CLUSTER=10 $(PARALLEL_TESTS) \
+	$(MAKE) --no-print-directory -j$(TEST_JOBS) DEPS= MOLECULE_PREREQUISITES= $(PARALLEL_TESTS) \
 	  || { tools/test-failures.sh $(TEST_LOGS); exit 1; }
 
 clean: lab-down
