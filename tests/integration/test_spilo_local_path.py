@@ -61,7 +61,11 @@ S3 = {
     "uri_style": "path",
     "tls_ca": "cluster",
 }
-S3_KEYS = {"spilo_s3_key": "AKTESTS3KEY000000001", "spilo_s3_key_secret": "s3-Secret/for+tests=7"}
+S3_KEYS = {
+    "spilo_s3_key": "AKTESTS3KEY000000001",
+    "spilo_s3_key_secret": "s3-Secret/for+tests=7",
+    "spilo_walg_encryption_key": "WalgKeyForTests0123456789abcdefX",
+}
 SELECTOR = {"app.kubernetes.io/name": "spilo", "app.kubernetes.io/instance": "postgres-k8s"}
 
 
@@ -351,9 +355,13 @@ def test_spilo_walg_into_the_object_store(rendered):
         "WALG_S3_CA_CERT_FILE": "/etc/gardenos/etcd-client/ca-bundle.crt",
         "BACKUP_SCHEDULE": "00 02 * * *",
         "BACKUP_NUM_TO_RETAIN": "30",
+        # what WAL-G stores is encrypted, with the key as it is (32 characters)
+        "WALG_LIBSODIUM_KEY_TRANSFORM": "none",
+        "WALG_LIBSODIUM_KEY": None,
     }
     assert refs["AWS_ACCESS_KEY_ID"] == {"name": "postgres-k8s-credentials", "key": "AWS_ACCESS_KEY_ID"}
     assert refs["AWS_SECRET_ACCESS_KEY"] == {"name": "postgres-k8s-credentials", "key": "AWS_SECRET_ACCESS_KEY"}
+    assert refs["WALG_LIBSODIUM_KEY"] == {"name": "postgres-k8s-credentials", "key": "WALG_LIBSODIUM_KEY"}
 
 
 def test_spilo_configuration_is_the_shared_patroni_definition(rendered):
@@ -455,6 +463,7 @@ def test_spilo_secrets(rendered, controller):
         "PATRONI_ETCD3_PROTOCOL": "https",
         "AWS_ACCESS_KEY_ID": S3_KEYS["spilo_s3_key"],
         "AWS_SECRET_ACCESS_KEY": S3_KEYS["spilo_s3_key_secret"],
+        "WALG_LIBSODIUM_KEY": S3_KEYS["spilo_walg_encryption_key"],
     }
     # the same names as the filter of the one Patroni definition gives Patroni's environment
     passwords = {k: v for k, v in PASSWORDS.items() if k not in ("admin", "etcd")}
