@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prints, for each target that `make test` saw fail (a <target>.failed beside its log), the lines
-# of its log that say why: the last thing CI shows of a failed run, so the cause comes first and
-# stays short (CI keeps the head and the tail of long output).
+# of its log that say why: the last thing CI shows of a failed run, so it stays short (CI shows
+# the tail of long output) and ends with the first failure and what the task printed of it.
 set -uo pipefail
 logs=${1:?usage: test-failures.sh <test-logs directory>}
 shopt -s nullglob
@@ -32,12 +32,14 @@ for number, line in enumerate(lines):
 if not found:
     print("\n".join(text[:400] for text in lines[-40:]))
     sys.exit()
-for number in found[:20]:
-    print(f"{number + 1}: {lines[number][:300]}")
+for number in found[:8]:
+    print(f"{number + 1}: {lines[number][:200]}")
 first = found[0]
 task = next((i for i in range(first, max(first - 200, -1), -1) if re.search(r"\] TASK \[", lines[i])), first)
-print(f"--- the first of them, from its task (line {task + 1}):")
-for number in range(task, min(first + 40, len(lines))):
-    print(f"{number + 1}: {lines[number][:400]}")
+print(f"--- the first of them (its task at line {task + 1}):")
+if task < first - 8:
+    print(f"{task + 1}: {lines[task][:300]}")
+for number in range(max(task, first - 8), min(first + 28, len(lines))):
+    print(f"{number + 1}: {lines[number][:300]}")
 PY
 done

@@ -13,8 +13,8 @@ write back and prints one JSON line: writes, failures (attempts that failed), lo
 (the longest time without an acknowledgement), lost (acknowledged but not read back), the first
 failed attempts (UTC time and the client's error, to line up with the playbook's and the services'
 logs), and the timeline: the start (UNIX time) and the offsets in ms of every acknowledged and every
-failed attempt; for etcd also the health samples and the fewest healthy members and voters seen in
-one sample. Standard library only: it also runs on the hosts.
+failed attempt; for etcd also the health samples, the fewest healthy members and voters seen in one
+sample, and the samples whose member list did not answer. Standard library only: it also runs on the hosts.
 """
 
 import json
@@ -63,7 +63,8 @@ def psql(host, sql, port="5432"):
 
 
 def sample_health(endpoints, stop, samples):
-    """Every 0.5 s: how many members answer healthy, how many voters the member list shows."""
+    """Every 0.5 s: how many members answer healthy, how many voters the member list shows (None when
+    the list did not come within its timeout: a slow answer says nothing of the membership)."""
     count = len(endpoints.split(","))
     while not os.path.exists(stop):
         health = etcdctl(endpoints, "endpoint", "health", timeout="1s")
@@ -72,7 +73,7 @@ def sample_health(endpoints, stop, samples):
         try:
             voters = sum(1 for member in json.loads(members.stdout)["members"] if not member.get("isLearner"))
         except (ValueError, KeyError):
-            voters = 0
+            voters = None
         samples.append({"healthy": healthy, "voters": voters, "quorum": healthy > count // 2})
         time.sleep(0.5)
 
@@ -146,7 +147,8 @@ def run_etcd(run, endpoints, stop):
     result.update(
         samples=len(samples),
         fewest_healthy=min((sample["healthy"] for sample in samples), default=0),
-        fewest_voters=min((sample["voters"] for sample in samples), default=0),
+        fewest_voters=min((sample["voters"] for sample in samples if sample["voters"] is not None), default=0),
+        member_lists_unanswered=sum(1 for sample in samples if sample["voters"] is None),
         quorum_lost=sum(1 for sample in samples if not sample["quorum"]),
     )
     return result
