@@ -28,14 +28,15 @@ USERS = ("superuser", "replication", "rewind")
 
 # Settings every cluster gets unless the caller says otherwise. Values are Patroni's own names.
 # Timing (README "Failover time"): a lost leader's key expires ttl seconds after its last renewal,
-# at most loop_wait before the loss; Patroni needs loop_wait + 2 x retry_timeout <= ttl. The
+# at most loop_wait before the loss; Patroni needs loop_wait + 2 x retry_timeout <= ttl, and a leader
+# that cannot renew its key within retry_timeout (less 1 s) demotes itself: 7 is the most that allows. The
 # failsafe mode keeps the primary through an etcd outage while every member still answers it over
 # the REST API. Synchronous replication (non-strict: with no synchronous standby left the primary
 # goes on alone) means a failover loses no acknowledged commit.
 DEFAULT_DCS = {
     "ttl": 20,
     "loop_wait": 5,
-    "retry_timeout": 5,
+    "retry_timeout": 7,
     "maximum_lag_on_failover": 1048576,
     "failsafe_mode": True,
     "synchronous_mode": True,
