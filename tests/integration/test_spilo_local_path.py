@@ -393,7 +393,7 @@ def test_spilo_configuration_is_the_shared_patroni_definition(rendered):
             },
             "restapi": {"username": "patroni", "port": 8008},
             "postgresql": {"port": 5432, "parameters": {}},
-            "dcs": {"ttl": 20, "loop_wait": 5, "retry_timeout": 5, "maximum_lag_on_failover": 1048576},
+            "dcs": {"ttl": 20, "loop_wait": 5, "retry_timeout": 7, "maximum_lag_on_failover": 1048576},
             "member_addresses": ["10.42.0.0/16"],
             "client_addresses": ["192.0.2.11", "10.42.0.0/16"],
             "pg_hba_extra": ["local replication standby scram-sha-256"],
