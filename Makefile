@@ -183,11 +183,11 @@ molecule-prepare: venv image wheels molecule-network $(MOLECULE_SSH_KEY)
 # prerequisites' recipes would otherwise take the job slots first and let other targets start
 # before the cluster scenario, the longest job (measured: it started 140 s late).
 MOLECULE_PREREQUISITES ?= molecule-prepare
-# Molecule's own runs print when each task started and end with their slowest tasks (profile_tasks): what CI
-# shows of a slow or failed run says where its time went. The drills' nested runs keep the timer alone.
-MOLECULE_CALLBACKS := ansible.posix.timer,ansible.posix.profile_tasks
+# Molecule's own runs take their callbacks from .config/molecule/config.yml (profile_tasks too: when each
+# task started and the slowest ones, what CI shows of a slow or failed run), not from make's export.
+MOLECULE := env -u ANSIBLE_CALLBACKS_ENABLED molecule
 $(filter-out molecule-k3s,$(MOLECULE_TARGETS)): molecule-%: $(MOLECULE_PREREQUISITES)
-	$(call timed,ANSIBLE_CALLBACKS_ENABLED=$(MOLECULE_CALLBACKS) molecule test -s $* 2>&1 | sed -u 's/^/[$*] /')
+	$(call timed,$(MOLECULE) test -s $* 2>&1 | sed -u 's/^/[$*] /')
 # K3s for real needs a k3s binary, which cannot be obtained here: without K3S_BINARY the
 # scenario is reported as skipped, never as passed.
 molecule-k3s: $(MOLECULE_PREREQUISITES)
@@ -195,7 +195,7 @@ molecule-k3s: $(MOLECULE_PREREQUISITES)
 	  echo "::: molecule-k3s SKIPPED: K3S_BINARY is not set (path to a k3s binary; see molecule/k3s/molecule.yml)"; \
 	else \
 	  test -x "$$K3S_BINARY" || { echo "K3S_BINARY=$$K3S_BINARY is not an executable file" >&2; exit 1; }; \
-	  $(call timed,ANSIBLE_CALLBACKS_ENABLED=$(MOLECULE_CALLBACKS) molecule test -s k3s 2>&1 | sed -u 's/^/[k3s] /'); \
+	  $(call timed,$(MOLECULE) test -s k3s 2>&1 | sed -u 's/^/[k3s] /'); \
 	fi
 molecule: $(MOLECULE_TARGETS)
 
